@@ -1,0 +1,60 @@
+# wsproxy.nginx: one entry point for people and CI.
+#   make demo   a real proxy configured by site.yml, ending with a real WebSocket handshake
+#   make test   unit, property and differential tests, then every Molecule scenario
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+BIN       := $(VENV)/bin
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help venv host images lint unit molecule test demo demo-clean clean
+
+help:
+	@echo "make demo        configure a real nginx proxy with site.yml and shake hands through it"
+	@echo "make test        lint, unit/property/differential tests, then every Molecule scenario"
+	@echo "make unit        only the tests under tests/ (no containers)"
+	@echo "make molecule    only the Molecule scenarios ($(SCENARIOS))"
+	@echo "make demo-clean  remove the demo containers"
+
+# The virtualenv is rebuilt whenever requirements.txt changes.
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+host:
+	scripts/ensure-host.sh
+
+images: host
+	tests/images/build.sh
+
+lint: venv
+	$(BIN)/ruff check plugins tests
+	$(BIN)/yamllint --strict .
+
+unit: venv host
+	$(BIN)/pytest tests -q
+
+molecule: venv images
+	@for s in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$s"; \
+	  $(BIN)/molecule test -s $$s || exit 1; \
+	done
+
+test: lint unit molecule
+
+demo: venv images
+	scripts/demo.sh
+
+demo-clean:
+	scripts/demo.sh --clean
+
+clean: demo-clean
+	rm -rf $(VENV) .cache
