@@ -1,0 +1,139 @@
+"""The role's templates, rendered for representative inputs, judged by real nginx (nginx -t).
+
+Each case runs tests/unit/role/render.yml (the role's own preflight, then its own templates)
+into a temporary nginx prefix laid out like Debian or RedHat, then runs the host's nginx -t
+on a main nginx.conf that includes the files the way the distribution's nginx.conf does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+PLAYBOOK = REPO / "tests" / "unit" / "role" / "render.yml"
+NGINX = "/usr/sbin/nginx"
+NGINX_VERSION = "1.22.1"  # Debian 12's, as on this host; 1.26's http2 syntax is proven on trixie by Molecule
+
+INCLUDES = {
+    "Debian": "include {p}/etc/nginx/conf.d/*.conf;\n    include {p}/etc/nginx/sites-enabled/*;",
+    "RedHat": "include {p}/etc/nginx/conf.d/*.conf;",
+}
+
+
+def nginx_conf(prefix: Path, os_family: str) -> Path:
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
+        "events { worker_connections 64; }\n"
+        "http {\n"
+        f"    access_log off;\n    client_body_temp_path {prefix}/tmp;\n"
+        f"    {INCLUDES[os_family].format(p=prefix)}\n"
+        "}\n"
+    )
+    return conf
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "2", "-subj", "/CN=api.example.test", "-keyout", d / "key.pem", "-out", d / "cert.pem"],
+        check=True, capture_output=True,
+    )
+    return {"certificate": str(d / "cert.pem"), "certificate_key": str(d / "key.pem")}
+
+
+def render(prefix: Path, os_family: str, role_vars: dict) -> subprocess.CompletedProcess[str]:
+    extra = {"out": str(prefix), "os_family": os_family, "nginx_version": NGINX_VERSION, **role_vars}
+    return subprocess.run(
+        ["ansible-playbook", str(PLAYBOOK), "-e", json.dumps(extra)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def render_and_check(tmp_path: Path, os_family: str, role_vars: dict) -> dict[str, str]:
+    run = render(tmp_path, os_family, role_vars)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(nginx_conf(tmp_path, os_family))],
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
+    return {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*.conf")
+            if p.is_file() and p.name != "nginx.conf"}
+
+
+SINGLE = {"websocket_proxy_vhosts": [
+    {"server_name": "api-calls.example.com", "locations": [{"path": "/api/", "backend": "localhost:5006"}]},
+]}
+
+
+def test_single_vhost_is_the_seeds_fix(tmp_path):
+    files = render_and_check(tmp_path, "Debian", SINGLE)
+    vhost = files["etc/nginx/sites-available/api-calls.example.com.conf"]
+    assert "listen 80;" in vhost
+    assert "server_name api-calls.example.com;" in vhost
+    assert "proxy_pass http://localhost:5006;" in vhost
+    assert "proxy_set_header Connection $connection_upgrade;" in vhost
+    assert (tmp_path / "etc/nginx/sites-enabled/api-calls.example.com.conf").is_symlink()
+    assert "map $http_upgrade $connection_upgrade" in files["etc/nginx/conf.d/websocket_proxy_map.conf"]
+
+
+def test_tls_vhost_listens_ssl_with_http2(tmp_path, tls):
+    files = render_and_check(tmp_path, "Debian", {"websocket_proxy_vhosts": [
+        {"server_name": "api.example.test", "tls": tls, "locations": [{"backend": "http://127.0.0.1:5006"}]},
+    ]})
+    vhost = files["etc/nginx/sites-available/api.example.test.conf"]
+    assert "listen 443 ssl http2;" in vhost
+    assert f"ssl_certificate {tls['certificate']};" in vhost
+
+
+def test_several_vhosts_with_own_timeouts(tmp_path, tls):
+    files = render_and_check(tmp_path, "Debian", {
+        "websocket_proxy_read_timeout": 3600,
+        "websocket_proxy_vhosts": [
+            {"name": "calls", "server_name": ["calls.example.com", "*.calls.example.com"], "listen": [80, 8080],
+             "locations": [{"path": "/api/", "backend": "127.0.0.1:5006", "send_timeout": "1d 2h"},
+                           {"path": "/admin/", "backend": "127.0.0.1:5007", "websocket": False}]},
+            {"name": "events", "server_name": "events.example.com", "tls": tls,
+             "locations": [{"path": "/ws/", "backend": "unix:/run/events.sock"}]},
+        ]})
+    calls = files["etc/nginx/sites-available/calls.conf"]
+    assert "listen 8080;" in calls and "server_name calls.example.com *.calls.example.com;" in calls
+    assert "proxy_read_timeout 1h;" in calls and "proxy_send_timeout 1d2h;" in calls
+    admin = calls[calls.index("location /admin/"):]
+    assert "proxy_buffering off" not in admin and 'proxy_set_header Connection "";' in admin
+    assert "proxy_pass http://unix:/run/events.sock;" in files["etc/nginx/sites-available/events.conf"]
+
+
+def test_regex_layout_puts_the_endpoints_before_the_plain_prefix(tmp_path):
+    files = render_and_check(tmp_path, "Debian", {"websocket_proxy_vhosts": [
+        {"server_name": "api-calls.example.com", "locations": [
+            {"path": "/api/", "backend": "localhost:5006",
+             "websocket_endpoints": ["frontend-audio", "call-events", "audio-stream"]}]},
+    ]})
+    vhost = files["etc/nginx/sites-available/api-calls.example.com.conf"]
+    regex = vhost.index("location ~ ^/api/")
+    plain = vhost.index("location /api/ {")
+    assert regex < plain
+    assert "frontend-audio" in vhost[regex:plain] and "proxy_buffering off;" in vhost[regex:plain]
+    assert "proxy_buffering off;" not in vhost[plain:]
+
+
+def test_redhat_layout_uses_conf_d_without_symlinks(tmp_path):
+    files = render_and_check(tmp_path, "RedHat", SINGLE)
+    assert "etc/nginx/conf.d/vhost-api-calls.example.com.conf" in files
+    assert "etc/nginx/conf.d/websocket_proxy_map.conf" in files
+    assert not (tmp_path / "etc/nginx/sites-enabled").exists()
+
+
+def test_bad_input_is_refused_before_anything_is_written(tmp_path):
+    run = render(tmp_path, "Debian", {"websocket_proxy_vhosts": [
+        {"server_name": "api.example.com; return 200 injected", "locations": [{"backend": "localhost:5006"}]},
+    ]})
+    assert run.returncode != 0
+    assert "websocket_proxy_vhosts[0].server_name" in run.stdout
+    assert not (tmp_path / "etc").exists()
