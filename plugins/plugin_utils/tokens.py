@@ -1,0 +1,161 @@
+# Copyright: wsproxy.nginx contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Allowlist validators for user strings that land, unquoted, in an nginx config.
+
+nginx splits a directive into tokens at whitespace and ``;``/``{``; a token starting with a
+quote is a quoted string, ``#`` starts a comment, ``}`` closes a block, ``\\`` escapes and ``$``
+starts a variable. A value made only of the characters below can therefore never be more than
+one token, never end the directive early, and never open or close a block. Each kind narrows
+the characters further to what makes sense where the value is used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+
+#: Characters nginx's tokenizer treats as syntax somewhere in a token, and the ASCII controls.
+NGINX_SYNTAX = frozenset(" \t\r\n\f\v;{}#\"'\\$") | frozenset(chr(c) for c in range(32)) | {"\x7f"}
+
+# Path characters: RFC 3986 unreserved and the sub-delims and ':' '@' that are inert in nginx
+# tokens and in prefix locations. No '%' (nginx compares locations with the *decoded* URI, so a
+# '%' in a location is almost always a mistake), no '?' or '#' (not part of a path), no '&', '(',
+# ')' (inert to nginx, but shells and regexes mind them and no real path needs them here).
+PATH_CHARS = "A-Za-z0-9._~!*+,=:@/-"
+_PATH_RE = re.compile(rf"/[{PATH_CHARS}]*")
+_FILE_PATH_RE = re.compile(r"/[A-Za-z0-9._~+,=:@/-]*")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_ENDPOINT_SEGMENT_RE = re.compile(r"[A-Za-z0-9._~-]+")
+# Printable ASCII except nginx syntax: " # $ ' ; \ { } (and space, which is not in 0x21-0x7e).
+_HEADER_VALUE_RE = re.compile(r"[!%&()*+,\-./0-9:<=>?@A-Z\[\]^_`a-z|~]+")
+_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+NAME_MAX = 200
+SERVER_NAME_MAX = 253
+
+ACCEPTED: dict[str, str] = {
+    "server_name": (
+        "a host name of letters, digits, '-' and '.', optionally with a leading '*.' or '.' or a "
+        "trailing '.*'; an IPv4 address; a bracketed IPv6 address; or '_'. Regular expression names "
+        "('~...') are not supported"
+    ),
+    "location_path": (
+        "a prefix path starting with '/', made of letters, digits and ._~!*+,=:@/- ; "
+        "no '//' and no '.' or '..' segments (nginx normalises request URIs, so they never match)"
+    ),
+    "header_value": (
+        "one or more printable ASCII characters other than space and the nginx syntax characters "
+        "; { } # \" ' \\ $"
+    ),
+    "file_path": "an absolute path of letters, digits and ._~+,=:@/- that does not end with '/'",
+    "name": f"a letter or digit followed by letters, digits, '.', '_' or '-', at most {NAME_MAX} characters",
+    "endpoint": (
+        "one or more path segments of letters, digits and ._~- separated by single '/', "
+        "without a leading or trailing '/' and without '.' or '..' segments"
+    ),
+}
+
+KINDS = tuple(ACCEPTED)
+
+
+def syntax_hint(value: str) -> str:
+    """Name the first character that nginx would read as syntax, or that is not ASCII."""
+    for index, char in enumerate(value):
+        if char in NGINX_SYNTAX:
+            return f"; {char!r} at position {index} is nginx syntax"
+        if not char.isascii():
+            return f"; {char!r} at position {index} is not ASCII"
+    return ""
+
+
+def _segments_ok(path: str) -> bool:
+    segments = path.split("/")[1:]
+    # '' segments come from '//' (or the trailing '/' of a prefix, which is fine).
+    inner = segments[:-1]
+    return "" not in inner and not any(s in (".", "..") for s in segments)
+
+
+def is_server_name(value: str) -> bool:
+    if value == "_":
+        return True
+    if value.startswith("[") and value.endswith("]"):
+        inner = value[1:-1]
+        if "%" in inner or not re.fullmatch(r"[0-9A-Fa-f:.]+", inner):
+            return False
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            return False
+        return True
+    if len(value) > SERVER_NAME_MAX:
+        return False
+    host = value
+    if host.startswith("*."):
+        host = host[2:]
+    elif host.endswith(".*"):
+        host = host[:-2]
+    elif host.startswith("."):
+        host = host[1:]
+    labels = host.split(".")
+    if not all(_LABEL_RE.fullmatch(label) for label in labels):
+        return False
+    if all(label.isdigit() for label in labels) and host == value:
+        # All digits: only a real IPv4 address, not '999.1' or '10.0.0'.
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+    return True
+
+
+def is_location_path(value: str) -> bool:
+    return bool(_PATH_RE.fullmatch(value)) and _segments_ok(value)
+
+
+def is_header_value(value: str) -> bool:
+    return bool(_HEADER_VALUE_RE.fullmatch(value))
+
+
+def is_file_path(value: str) -> bool:
+    return bool(_FILE_PATH_RE.fullmatch(value)) and len(value) > 1 and not value.endswith("/")
+
+
+def is_name(value: str) -> bool:
+    return len(value) <= NAME_MAX and bool(_NAME_RE.fullmatch(value))
+
+
+def is_endpoint(value: str) -> bool:
+    segments = value.split("/")
+    return all(_ENDPOINT_SEGMENT_RE.fullmatch(s) and s not in (".", "..") for s in segments)
+
+
+_CHECKS = {
+    "server_name": is_server_name,
+    "location_path": is_location_path,
+    "header_value": is_header_value,
+    "file_path": is_file_path,
+    "name": is_name,
+    "endpoint": is_endpoint,
+}
+
+_LABELS = {
+    "server_name": "a valid server name",
+    "location_path": "a valid location path",
+    "header_value": "a valid header value",
+    "file_path": "a valid file path",
+    "name": "a valid name",
+    "endpoint": "a valid WebSocket endpoint name",
+}
+
+
+def validate_token(value: object, kind: str, name: str = "value") -> str:
+    """Return ``value`` unchanged if it is an acceptable ``kind`` token, else raise ConfigError."""
+    if kind not in _CHECKS:
+        raise ConfigError(f"{name}: unknown token kind {kind!r} (one of {', '.join(KINDS)})")
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: {value!r} is not a string ({ACCEPTED[kind]})")
+    if not _CHECKS[kind](value):
+        raise ConfigError(f"{name}: {value!r} is not {_LABELS[kind]} ({ACCEPTED[kind]}){syntax_hint(value)}")
+    return value
