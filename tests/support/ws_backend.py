@@ -1,0 +1,707 @@
+#!/usr/bin/env python3
+"""Application backend for the wsproxy.nginx tests and benchmarks: WebSocket echo plus HTTP introspection.
+
+It plays the part of the real backend behind nginx (the seed's ``calls-backend:5006``):
+
+    python3 ws_backend.py --host 0.0.0.0 --port 5006 [--ws-paths /api/frontend-audio,/api/call-events,...]
+                          [--log FILE] [--naive-upgrade] [--name ID] [--reuse-port]
+
+* WebSocket (RFC 6455) on the ws-paths (each path and its sub-paths, any query string): a valid
+  handshake gets ``101`` (the first offered subprotocol, if any, is selected) and every text or binary
+  message is echoed back unchanged (fragments are reassembled, pings answered, close handshake done).
+  A bad handshake gets ``400``; a GET without ``Upgrade: websocket`` gets ``426 Upgrade Required``.
+* ``--naive-upgrade``: any *other* ``Upgrade:`` value sent with ``Connection: upgrade`` (``h2c``, ...)
+  is answered ``101 Switching Protocols`` and the connection then echoes raw bytes, like a naive
+  h2c-capable server. If such a request ever arrives through nginx, nginx forwarded an upgrade it
+  should have dropped; every such event is counted, logged and reported on stderr.
+* Plain HTTP/1.1 with persistent connections. Any other path answers ``200`` with a JSON description of
+  the request (``method``, ``path``, ``headers``, ``peer``, ``backend``, ...). Control paths, matched on
+  their last path segment so they work under any prefix:
+  ``GET /api/_stats`` (counters; ``?reset=1`` resets the totals after reading them),
+  ``POST /api/_stats/reset``, ``GET /api/delay?seconds=N`` (answers after N seconds, at most 30).
+  Counters: ``connections_opened`` (TCP connections accepted), ``http_requests`` (request heads received,
+  upgrades and refusals included), ``websocket_sessions``, ``naive_upgrades``, ``rejected`` (totals, reset
+  by a reset) and the gauges ``connections_open`` and ``websocket_open``.
+  Requests to ``_stats`` are not counted, not logged, and a connection whose first request is a
+  ``_stats`` request is not counted either, so a test reads exactly the traffic it caused.
+* ``--log FILE``: one JSON line per request or upgrade, flushed at once.
+
+Python standard library only (3.9+), one asyncio process; ``--reuse-port`` lets several processes
+share one port. Prints ``listening on HOST:PORT`` when ready and exits 0 on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import os
+import signal
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import parse_qs, urlsplit
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
+OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
+
+DEFAULT_WS_PATHS = ("/api/frontend-audio", "/api/call-events", "/api/audio-stream")
+MAX_HEAD = 64 * 1024  # request line + headers
+MAX_BODY = 1024 * 1024  # plain HTTP request bodies
+MAX_MESSAGE = 16 * 1024 * 1024  # one reassembled WebSocket message
+MAX_DELAY = 30.0
+LOGGED_HEADERS = ("host", "x-real-ip", "x-forwarded-for", "x-forwarded-proto", "upgrade", "connection", "origin")
+
+REASONS = {
+    101: "Switching Protocols",
+    200: "OK",
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    426: "Upgrade Required",
+    431: "Request Header Fields Too Large",
+    505: "HTTP Version Not Supported",
+}
+
+# Close codes a peer may send (RFC 6455 section 7.4); anything else is a protocol error.
+# What happens on a connection after a request was answered.
+KEEP_ALIVE, CLOSE, WEBSOCKET = "keep-alive", "close", "websocket"
+
+VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+
+
+# --------------------------------------------------------------------------- WebSocket primitives
+
+
+def accept_key(key: str) -> str:
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
+    digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def apply_mask(data: bytes, mask: bytes) -> bytes:
+    """XOR data with the 4-byte mask (masking and unmasking are the same operation)."""
+    if not data:
+        return b""
+    size = len(data)
+    key = (mask * (size // 4 + 1))[:size]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
+
+
+def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None) -> bytes:
+    """One WebSocket frame; servers send unmasked frames (mask=None)."""
+    first = (0x80 if fin else 0) | opcode
+    mask_bit = 0x80 if mask else 0
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", first, mask_bit | size)
+    elif size < 65536:
+        header = struct.pack("!BBH", first, mask_bit | 126, size)
+    else:
+        header = struct.pack("!BBQ", first, mask_bit | 127, size)
+    if mask:
+        return header + mask + apply_mask(payload, mask)
+    return header + payload
+
+
+def valid_ws_key(key: str) -> bool:
+    """A Sec-WebSocket-Key is the base64 encoding of 16 bytes."""
+    try:
+        return len(base64.b64decode(key.encode("ascii"), validate=True)) == 16
+    except (binascii.Error, UnicodeEncodeError):
+        return False
+
+
+class ProtocolError(Exception):
+    """The peer broke RFC 6455: close the WebSocket with this code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --------------------------------------------------------------------------- HTTP primitives
+
+
+class BadRequest(Exception):
+    """The request cannot be served: answer this status and close the connection."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    version: str
+    headers: dict[str, str]  # lower-case names; repeated fields joined with ", "
+    path: str
+    query: dict[str, list[str]]
+    body: bytes = b""
+
+    def tokens(self, name: str) -> set[str]:
+        """The comma-separated tokens of a header, lower-cased (for Connection, Upgrade, ...)."""
+        return {token.strip().lower() for token in self.headers.get(name, "").split(",") if token.strip()}
+
+    @property
+    def keep_alive(self) -> bool:
+        connection = self.tokens("connection")
+        if self.version == "HTTP/1.0":
+            return "keep-alive" in connection
+        return "close" not in connection
+
+
+def parse_head(head: bytes) -> Request:
+    """Parse a request line and header fields (everything up to the blank line)."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[0].isalpha():
+        raise BadRequest(400, f"malformed request line {lines[0][:100]!r}")
+    method, target, version = parts
+    if version not in ("HTTP/1.0", "HTTP/1.1"):
+        raise BadRequest(505, f"unsupported version {version[:20]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise BadRequest(400, f"malformed header line {line[:100]!r}")
+        name, value = name.lower(), value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    url = urlsplit(target)  # origin-form "/p?q" and absolute-form "http://h/p?q" alike
+    return Request(method, target, version, headers, url.path or "/", parse_qs(url.query))
+
+
+async def read_body(reader: asyncio.StreamReader, request: Request) -> bytes:
+    """Read a Content-Length or chunked request body (bounded)."""
+    if "chunked" in request.tokens("transfer-encoding"):
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            try:
+                size = int(size_line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise BadRequest(400, "malformed chunk size") from None
+            if size == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":  # trailer fields
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                raise BadRequest(413, "request body too large")
+            chunks.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+    length = request.headers.get("content-length")
+    if length is None:
+        return b""
+    if not length.isdigit():
+        raise BadRequest(400, f"bad Content-Length {length[:20]!r}")
+    if int(length) > MAX_BODY:
+        raise BadRequest(413, "request body too large")
+    return await reader.readexactly(int(length))
+
+
+def http_response(
+    status: int, body: bytes, *, headers: list[tuple[str, str]] | None = None, head_only: bool = False
+) -> bytes:
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"]
+    lines += [f"{name}: {value}" for name, value in headers or []]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else body)
+
+
+def json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, sort_keys=True) + "\n").encode("utf-8")
+
+
+def format_peer(peername: Any) -> str:
+    if not peername:
+        return "unknown"
+    host, port = peername[0], peername[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_delay(values: list[str] | None) -> float:
+    """The ``seconds`` query value of /api/delay, clamped to [0, MAX_DELAY]; ValueError if not a number."""
+    seconds = float((values or ["1"])[0])
+    if seconds != seconds:  # NaN
+        raise ValueError("seconds is NaN")
+    return min(max(seconds, 0.0), MAX_DELAY)
+
+
+# --------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Stats:
+    connections_opened: int = 0  # total since start or reset
+    connections_open: int = 0  # gauge
+    http_requests: int = 0  # total: every request head received (upgrades and rejections included)
+    websocket_sessions: int = 0  # total
+    websocket_open: int = 0  # gauge
+    naive_upgrades: int = 0  # total
+    rejected: int = 0  # total: 400 / 405 / 426 / ... answers
+    epoch: int = 0  # bumped on every reset
+    since: float = field(default_factory=time.time)
+
+    TOTALS = ("connections_opened", "http_requests", "websocket_sessions", "naive_upgrades", "rejected")
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "connections_opened": self.connections_opened,
+            "connections_open": self.connections_open,
+            "http_requests": self.http_requests,
+            "websocket_sessions": self.websocket_sessions,
+            "websocket_open": self.websocket_open,
+            "naive_upgrades": self.naive_upgrades,
+            "rejected": self.rejected,
+            "since": self.since,
+        }
+
+    def reset(self) -> None:
+        for name in self.TOTALS:
+            setattr(self, name, 0)
+        self.epoch += 1
+        self.since = time.time()
+
+
+class Backend:
+    """Connection handler for asyncio.start_server: one coroutine per TCP connection."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        ws_paths: tuple[str, ...],
+        naive_upgrade: bool,
+        log: IO[str] | None,
+        keepalive_timeout: float | None,
+    ) -> None:
+        self.name = name
+        self.ws_paths = ws_paths
+        self.naive_upgrade = naive_upgrade
+        self.log_file = log
+        self.keepalive_timeout = keepalive_timeout
+        self.stats = Stats()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.websockets: set[asyncio.StreamWriter] = set()
+
+    # ------------------------------------------------------------------ helpers
+
+    def is_ws_path(self, path: str) -> bool:
+        return any(path == ws or path.startswith(ws + "/") for ws in self.ws_paths)
+
+    @staticmethod
+    def control_name(path: str) -> str:
+        """'_stats', '_stats/reset', 'delay' or '' for a path, whatever prefix it carries."""
+        segments = path.rstrip("/").split("/")
+        if segments[-1] == "reset" and len(segments) > 1 and segments[-2] == "_stats":
+            return "_stats/reset"
+        return segments[-1] if segments[-1] in ("_stats", "delay") else ""
+
+    def log(self, request: Request | None, peer: str, outcome: str, status: int, **extra: Any) -> None:
+        if self.log_file is None:
+            return
+        headers = request.headers if request else {}
+        record = {
+            "time": round(time.time(), 6),
+            "backend": self.name,
+            "peer": peer,
+            "method": request.method if request else None,
+            "path": request.path if request else None,
+            "target": request.target if request else None,
+            "status": status,
+            "outcome": outcome,
+            "headers": {name: headers.get(name) for name in LOGGED_HEADERS},
+            **extra,
+        }
+        self.log_file.write(json.dumps(record, sort_keys=True) + "\n")
+        self.log_file.flush()
+
+    async def send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    # ------------------------------------------------------------------ connection
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+        peer = format_peer(writer.get_extra_info("peername"))
+        stats = self.stats
+        stats.connections_opened += 1
+        stats.connections_open += 1
+        accepted_epoch, counted, first = stats.epoch, True, True
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.keepalive_timeout)
+                except asyncio.LimitOverrunError:
+                    await self.reject(writer, None, peer, 431, "request head too large", close=True)
+                    return
+                except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+                    return  # peer closed (or idled out) between requests
+                request: Request | None = None
+                try:
+                    request = parse_head(head)
+                    request.body = await read_body(reader, request)
+                except BadRequest as exc:
+                    await self.reject(writer, request, peer, exc.status, str(exc), close=True)
+                    return
+                control = self.control_name(request.path)
+                if control.startswith("_stats"):
+                    if first:  # a control connection: not part of the traffic under test
+                        counted = False
+                        stats.connections_open -= 1
+                        if stats.epoch == accepted_epoch:
+                            stats.connections_opened -= 1
+                    first = False
+                    await self.send(writer, self.stats_response(request, control))
+                    if not request.keep_alive:
+                        return
+                    continue
+                first = False
+                stats.http_requests += 1
+                action = await self.dispatch(request, control, reader, writer, peer)
+                if action == WEBSOCKET:
+                    del head, request  # a session can last hours: keep no per-request data alive
+                    await self.websocket_session(reader, writer)
+                if action != KEEP_ALIVE:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            if counted:
+                stats.connections_open -= 1
+            if task is not None:
+                self.tasks.discard(task)
+            writer.close()
+
+    async def reject(
+        self,
+        writer: asyncio.StreamWriter,
+        request: Request | None,
+        peer: str,
+        status: int,
+        message: str,
+        *,
+        close: bool = False,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> str:
+        """Answer an error status with a JSON body; count and log it as "rejected"."""
+        self.stats.rejected += 1
+        self.log(request, peer, "rejected", status, error=message)
+        keep_alive = request is not None and request.keep_alive and not close
+        headers = [("Content-Type", "application/json"), ("X-Backend", self.name), *(extra or [])]
+        headers.append(("Connection", "keep-alive" if keep_alive else "close"))
+        body = json_bytes({"error": message, "status": status, "backend": self.name})
+        await self.send(writer, http_response(status, body, headers=headers))
+        return KEEP_ALIVE if keep_alive else CLOSE
+
+    def json_response(self, request: Request, payload: dict[str, Any]) -> bytes:
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("X-Backend", self.name),
+            ("Connection", "keep-alive" if request.keep_alive else "close"),
+        ]
+        return http_response(200, json_bytes(payload), headers=headers, head_only=request.method == "HEAD")
+
+    async def dispatch(
+        self, request: Request, control: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> str:
+        """Answer one request; returns what happens next on the connection: KEEP_ALIVE, CLOSE or WEBSOCKET."""
+        upgrade = request.tokens("upgrade")
+        connection_upgrade = "upgrade" in request.tokens("connection")
+        ws_path = self.is_ws_path(request.path)
+
+        if ws_path and "websocket" in upgrade:
+            return WEBSOCKET if await self.websocket_handshake(request, writer, peer) else CLOSE
+        if self.naive_upgrade and upgrade and connection_upgrade and "websocket" not in upgrade:
+            await self.naive_tunnel(request, reader, writer, peer)
+            return CLOSE
+        if ws_path:
+            if request.method != "GET":
+                return await self.reject(writer, request, peer, 405, "WebSocket endpoint", extra=[("Allow", "GET")])
+            message = "this endpoint needs a WebSocket upgrade"
+            return await self.reject(writer, request, peer, 426, message, extra=[("Upgrade", "websocket")])
+
+        if control == "delay":
+            try:
+                seconds = parse_delay(request.query.get("seconds"))
+            except ValueError:
+                return await self.reject(writer, request, peer, 400, "seconds must be a number")
+            await asyncio.sleep(seconds)
+            payload: dict[str, Any] = {"slept": seconds, "backend": self.name, "path": request.path}
+        else:
+            payload = {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+                "http_version": request.version,
+                "headers": request.headers,
+                "peer": peer,
+                "backend": self.name,
+                "body_length": len(request.body),
+            }
+        self.log(request, peer, "http", 200)
+        await self.send(writer, self.json_response(request, payload))
+        return KEEP_ALIVE if request.keep_alive else CLOSE
+
+    def stats_response(self, request: Request, control: str) -> bytes:
+        snapshot = {**self.stats.snapshot(), "backend": self.name, "pid": os.getpid()}
+        reset = control == "_stats/reset" or request.query.get("reset", [""])[0].lower() in ("1", "true", "yes")
+        if reset:
+            self.stats.reset()
+        snapshot["reset"] = reset
+        return self.json_response(request, snapshot)
+
+    # ------------------------------------------------------------------ upgrades
+
+    async def websocket_handshake(self, request: Request, writer: asyncio.StreamWriter, peer: str) -> bool:
+        """Answer a WebSocket handshake: 101 (True) or 400 (False)."""
+        key = request.headers.get("sec-websocket-key", "")
+        problem = ""
+        if request.method != "GET" or request.version != "HTTP/1.1":
+            problem = "a WebSocket handshake is an HTTP/1.1 GET"
+        elif "upgrade" not in request.tokens("connection"):
+            problem = "Connection header lacks the upgrade token"
+        elif request.headers.get("sec-websocket-version") != "13":
+            problem = "Sec-WebSocket-Version must be 13"
+        elif not valid_ws_key(key):
+            problem = "Sec-WebSocket-Key must be base64 of 16 bytes"
+        if problem:
+            await self.reject(writer, request, peer, 400, problem, close=True, extra=[("Sec-WebSocket-Version", "13")])
+            return False
+
+        lines = [
+            "HTTP/1.1 101 Switching Protocols",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Accept: {accept_key(key)}",
+            f"X-Backend: {self.name}",
+        ]
+        offered = [p.strip() for p in request.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+        if offered:
+            lines.append(f"Sec-WebSocket-Protocol: {offered[0]}")
+        self.log(request, peer, "websocket", 101)
+        await self.send(writer, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        return True
+
+    async def websocket_session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.stats.websocket_sessions += 1
+        self.stats.websocket_open += 1
+        self.websockets.add(writer)
+        try:
+            await self.echo_messages(reader, writer)
+        finally:
+            self.stats.websocket_open -= 1
+            self.websockets.discard(writer)
+
+    async def echo_messages(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The WebSocket session: echo each complete message, answer pings, finish the close handshake."""
+        message_opcode: int | None = None
+        fragments: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                first, second = await reader.readexactly(2)
+                fin, rsv, opcode = first & 0x80, first & 0x70, first & 0x0F
+                masked, length = second & 0x80, second & 0x7F
+                extra = (2 if length == 126 else 8 if length == 127 else 0) + (4 if masked else 0)
+                header = await reader.readexactly(extra) if extra else b""
+                if length == 126:
+                    (length,) = struct.unpack_from("!H", header)
+                elif length == 127:
+                    (length,) = struct.unpack_from("!Q", header)
+                if rsv:
+                    raise ProtocolError(1002, "reserved bits set without a negotiated extension")
+                if not masked:
+                    raise ProtocolError(1002, "client frames must be masked")
+                if opcode >= 0x8 and (not fin or length > 125):
+                    raise ProtocolError(1002, "control frames must be final and at most 125 bytes")
+                if size + length > MAX_MESSAGE:
+                    raise ProtocolError(1009, "message too big")
+                payload = apply_mask(await reader.readexactly(length), header[-4:])
+
+                if opcode == OP_PING:
+                    await self.send(writer, encode_frame(OP_PONG, payload))
+                    continue
+                if opcode == OP_PONG:
+                    continue
+                if opcode == OP_CLOSE:
+                    await self.send(writer, encode_frame(OP_CLOSE, self.close_reply(payload)))
+                    return
+                if opcode == OP_CONTINUATION:
+                    if message_opcode is None:
+                        raise ProtocolError(1002, "continuation frame without a message in progress")
+                elif opcode in (OP_TEXT, OP_BINARY):
+                    if message_opcode is not None:
+                        raise ProtocolError(1002, "new message before the previous one finished")
+                    message_opcode = opcode
+                else:
+                    raise ProtocolError(1002, f"reserved opcode {opcode:#x}")
+                fragments.append(payload)
+                size += length
+                if fin:
+                    message = fragments[0] if len(fragments) == 1 else b"".join(fragments)
+                    if message_opcode == OP_TEXT:
+                        try:
+                            message.decode("utf-8")
+                        except UnicodeDecodeError:
+                            raise ProtocolError(1007, "text message is not valid UTF-8") from None
+                    await self.send(writer, encode_frame(message_opcode, message))
+                    message_opcode, fragments, size = None, [], 0
+        except ProtocolError as exc:
+            reason = str(exc).encode("utf-8")[:123]
+            writer.write(encode_frame(OP_CLOSE, struct.pack("!H", exc.code) + reason))
+            await writer.drain()
+
+    @staticmethod
+    def close_reply(payload: bytes) -> bytes:
+        """Echo the peer's close code and reason; a malformed close frame gets 1002."""
+        if not payload:
+            return b""
+        if len(payload) >= 2:
+            (code,) = struct.unpack_from("!H", payload)
+            try:
+                payload[2:].decode("utf-8")
+            except UnicodeDecodeError:
+                return struct.pack("!H", 1007)
+            if code in VALID_CLOSE_CODES or 3000 <= code <= 4999:
+                return payload
+        return struct.pack("!H", 1002)
+
+    async def naive_tunnel(
+        self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        """What a naive server does with any Upgrade: switch protocols and pipe bytes (here: echo them)."""
+        value = request.headers.get("upgrade", "")
+        self.stats.naive_upgrades += 1
+        self.log(request, peer, "naive-upgrade", 101, upgrade_value=value)
+        print(
+            f"naive-upgrade: {request.method} {request.target} Upgrade: {value} from {peer}",
+            file=sys.stderr,
+            flush=True,
+        )
+        head = f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {value}\r\nConnection: Upgrade\r\nX-Backend: {self.name}"
+        await self.send(writer, (head + "\r\n\r\n").encode("latin-1"))
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            await self.send(writer, data)
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def shutdown(self, grace: float = 2.0) -> None:
+        """Send 1001 Going Away to open WebSockets, then stop every connection task."""
+        for writer in list(self.websockets):
+            try:
+                writer.write(encode_frame(OP_CLOSE, struct.pack("!H", 1001)))
+            except (ConnectionError, RuntimeError):
+                pass
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def raise_fd_limit() -> None:
+    """Tens of thousands of sockets need as many file descriptors: lift the soft limit to the hard one."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5006, help="port to bind, 0 for any free port (default 5006)")
+    parser.add_argument(
+        "--ws-paths", default=",".join(DEFAULT_WS_PATHS), help="comma-separated WebSocket paths (default %(default)s)"
+    )
+    parser.add_argument("--log", metavar="FILE", help="append one JSON line per request/upgrade to FILE")
+    parser.add_argument(
+        "--naive-upgrade",
+        action="store_true",
+        help="answer 101 to any non-websocket Upgrade (h2c, ...) and echo raw bytes",
+    )
+    parser.add_argument("--name", default=None, help="backend id reported in responses (default HOSTNAME:PORT)")
+    parser.add_argument("--reuse-port", action="store_true", help="set SO_REUSEPORT (several processes, one port)")
+    parser.add_argument("--backlog", type=int, default=4096, help="listen backlog (default 4096)")
+    parser.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=300.0,
+        help="close an idle HTTP connection after this many seconds, 0 = never (default 300)",
+    )
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    ws_paths = tuple(p.strip() for p in args.ws_paths.split(",") if p.strip())
+    log = open(args.log, "a", encoding="utf-8") if args.log else None  # closed on shutdown
+    backend = Backend(
+        name=args.name or "",
+        ws_paths=ws_paths,
+        naive_upgrade=args.naive_upgrade,
+        log=log,
+        keepalive_timeout=args.keepalive_timeout or None,
+    )
+    server = await asyncio.start_server(
+        backend.handle,
+        args.host,
+        args.port,
+        backlog=args.backlog,
+        reuse_port=args.reuse_port or None,
+        limit=MAX_HEAD,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    port = server.sockets[0].getsockname()[1]
+    if not backend.name:
+        backend.name = f"{os.uname().nodename}:{port}"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"listening on {host}:{port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await backend.shutdown()
+        if log is not None:
+            log.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raise_fd_limit()
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
