@@ -161,9 +161,7 @@ def _tree(entries: list[_Entry], prefix: int, locations: Sequence[Mapping[str, A
         return None
     middle = len(entries) // 2
     entry = entries[middle]
-    redirect = any(
-        index is not None and _auto_redirect(locations[index]) for index in (entry.exact, entry.inclusive)
-    )
+    redirect = any(index is not None and _auto_redirect(locations[index]) for index in (entry.exact, entry.inclusive))
     node = _Node(entry.name[prefix:], entry.exact, entry.inclusive, redirect)
     node.left = _tree(entries[:middle], prefix, locations)
     node.right = _tree(entries[middle + 1 :], prefix, locations)
@@ -227,9 +225,7 @@ def location_match(locations: object, uri: object, name: str = "locations") -> M
     return found.location if found else None
 
 
-def routing_problems(
-    locations: object, checks: Iterable[tuple[str, bool]], name: str = "locations"
-) -> list[str]:
+def routing_problems(locations: object, checks: Iterable[tuple[str, bool]], name: str = "locations") -> list[str]:
     """For each (uri, websocket expected) check, report a URI that no location serves or that is
     served by a location whose ``websocket`` flag differs from the expectation. Empty when all is well.
 

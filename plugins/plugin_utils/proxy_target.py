@@ -135,7 +135,7 @@ def _uri(text: str, name: str, value: str, allow_uri: bool) -> str:
     if not allow_uri:
         raise ConfigError(
             f"{name}: {value!r} has a URI part {text!r}, but this backend serves a regex location, where nginx "
-            f"refuses one (\"proxy_pass\" cannot have URI part in location given by regular expression); "
+            f'refuses one ("proxy_pass" cannot have URI part in location given by regular expression); '
             f"give the backend without a path, e.g. 'http://host:port'"
         )
     return text
@@ -194,6 +194,8 @@ def parse_proxy_target(value: object, name: str = "backend", allow_uri: bool = T
             raise _fail(name, value, f"has junk after the IPv6 address {after!r}")
         port_text = after[1:] if after else None
     else:
+        if authority.count(":") > 1:
+            raise _fail(name, value, "has an IPv6 address without brackets; write it as [addr]:port")
         host_text, colon, port_text_raw = authority.partition(":")
         port_text = port_text_raw if colon else None
     host = _host(host_text, name, value)

@@ -46,8 +46,7 @@ ACCEPTED: dict[str, str] = {
         "no '//' and no '.' or '..' segments (nginx normalises request URIs, so they never match)"
     ),
     "header_value": (
-        "one or more printable ASCII characters other than space and the nginx syntax characters "
-        "; { } # \" ' \\ $"
+        "one or more printable ASCII characters other than space and the nginx syntax characters ; { } # \" ' \\ $"
     ),
     "file_path": "an absolute path of letters, digits and ._~+,=:@/- that does not end with '/'",
     "name": f"a letter or digit followed by letters, digits, '.', '_' or '-', at most {NAME_MAX} characters",

@@ -293,9 +293,7 @@ def _across(vhosts: list[dict[str, Any]]) -> None:
                 tls_by_port[port] = (listen["ssl"], http2, where)
 
 
-def websocket_vhosts(
-    vhosts: object, defaults: object, name: str = "websocket_proxy_vhosts"
-) -> list[dict[str, Any]]:
+def websocket_vhosts(vhosts: object, defaults: object, name: str = "websocket_proxy_vhosts") -> list[dict[str, Any]]:
     """Validate and normalise the role's vhosts; see the filter's documentation for both schemas."""
     timeouts = _defaults(defaults, name)
     items = _list(vhosts, name, "a list of vhosts")
