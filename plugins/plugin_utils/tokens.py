@@ -158,3 +158,23 @@ def validate_token(value: object, kind: str, name: str = "value") -> str:
     if not _CHECKS[kind](value):
         raise ConfigError(f"{name}: {value!r} is not {_LABELS[kind]} ({ACCEPTED[kind]}){syntax_hint(value)}")
     return value
+
+
+def server_names_hash_bucket_size(server_names: object, name: str = "server_names") -> int:
+    """The smallest ``server_names_hash_bucket_size`` that holds every name (64 at least).
+
+    nginx hashes the names of the servers that share an address:port. Each hash element takes
+    ``sizeof(void *) + align(len + 2, sizeof(void *))`` bytes and a bucket must hold one element
+    plus a terminating pointer, so with the usual default of 64 (the CPU cache line) any name
+    longer than 46 characters makes ``nginx -t`` fail with "could not build server_names_hash,
+    you should increase server_names_hash_bucket_size: 64". The size is a multiple of 64 (nginx
+    rounds it up to the cache line). Wildcard names are counted whole, which can only overestimate.
+    """
+    if isinstance(server_names, (str, bytes)) or not isinstance(server_names, (list, tuple)):
+        raise ConfigError(f"{name}: {server_names!r} is not a list of server names")
+    need = 64
+    for index, server_name in enumerate(server_names):
+        validate_token(server_name, "server_name", f"{name}[{index}]")
+        element = 8 + (len(server_name) + 2 + 7) // 8 * 8
+        need = max(need, element + 8)
+    return (need + 63) // 64 * 64
