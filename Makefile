@@ -36,7 +36,7 @@ images: host
 	tests/images/build.sh
 
 lint: venv
-	$(BIN)/ruff check plugins tests
+	$(BIN)/ruff check plugins tests molecule
 	$(BIN)/yamllint --strict .
 
 unit: venv host
