@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ansible_collections.wsproxy.nginx.plugins.modules import nginx_snapshot as snap
 
 MODULE = Path(snap.__file__)
