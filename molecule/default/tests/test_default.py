@@ -45,6 +45,20 @@ def test_nginx_is_installed_running_and_valid(host):
     assert check.rc == 0, check.stderr
 
 
+def test_nginx_conf_is_sized_for_websockets_and_reloads_gracefully(host):
+    conf = host.file("/etc/nginx/nginx.conf").content_string
+    assert "worker_shutdown_timeout 10m;" in conf
+    hard = int(host.run("sh -c 'ulimit -Hn'").stdout)
+    rlimit = int(conf.split("worker_rlimit_nofile ")[1].split(";")[0])
+    connections = int(conf.split("worker_connections ")[1].split(";")[0])
+    workers = int(conf.split("worker_processes ")[1].split(";")[0])
+    assert connections < rlimit <= hard
+    # websocket_proxy_max_websockets (4096 by default) x 2 connections fit in the workers
+    assert workers * connections >= 2 * 4096
+    running = host.run(f"pgrep -c -P {nginx_pids(host)[0]}").stdout.strip()
+    assert int(running) == workers
+
+
 def test_map_is_defined_once_in_the_http_context(host):
     # map is only valid in the http context: nginx -t passing with it proves where it is.
     dump = host.run("nginx -T").stdout
