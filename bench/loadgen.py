@@ -1,0 +1,797 @@
+#!/usr/bin/env python3
+"""Lean load generator for the wsproxy.nginx benchmarks (bench/): Python standard library only.
+
+It runs inside the benchmark's network namespace (a container with loopback only) next to the
+backends (tests/support/ws_backend.py) and the nginx under test. Every subcommand prints JSON and is
+bounded in count and time; every wait has a timeout.
+
+    loadgen.py ramp  --dest 127.0.0.1:8080 [--dest ...] --workers N --host-header H --path P
+        Holds WebSockets across several worker processes (each under the per-process open-file limit).
+        Reads commands from stdin, one JSON object a line, and answers each with one JSON line:
+          {"op": "grow", "total": N}  open connections until N are held in total, then echo-verify
+                                      every held connection (new and old); failures are dropped
+          {"op": "close"}             close everything and exit
+    loadgen.py rtt   --target NAME=URL [...] --samples N --warmup N --size 640
+        Round trips of binary frames over one connection per target, interleaved across targets.
+    loadgen.py http  --url URL --requests N --concurrency C
+        Plain HTTP/1.1 keep-alive GETs; requests per second, statuses, client connections used.
+    loadgen.py get   --url URL
+        One plain GET (for the backend's /api/_stats), body printed as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import ssl
+import struct
+import sys
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+MAX_HEAD = 64 * 1024
+MAX_SAMPLES = 5  # error messages kept per kind
+MAX_CONNECTIONS_PER_WORKER = 18000  # stays under a 20000 open-file limit with room for the rest
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def raise_nofile() -> int:
+    """Lift the soft open-file limit to the hard one; returns the limit in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A final client frame, masked with a random key (RFC 6455 section 5.3)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
+    elif size < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
+    key = os.urandom(4)
+    if not payload:
+        return header + key
+    stream = (key * (size // 4 + 1))[:size]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(size, "big")
+    return header + key + masked
+
+
+def new_key() -> tuple[str, str]:
+    key = base64.b64encode(os.urandom(16)).decode("ascii")
+    accept = base64.b64encode(hashlib.sha1(key.encode("ascii") + WS_GUID).digest()).decode("ascii")
+    return key, accept
+
+
+def handshake_request(path: str, host_header: str, key: str) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: wsproxy-bench\r\n\r\n"
+    ).encode("latin-1")
+
+
+def check_handshake(head: bytes, accept: str) -> str | None:
+    """None if the response head is a valid 101 for our key, else what is wrong (short, groupable)."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        return "malformed status line"
+    if parts[1] != "101":
+        return f"HTTP {parts[1]}"
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "sec-websocket-accept":
+            return None if value.strip() == accept else "wrong Sec-WebSocket-Accept"
+    return "no Sec-WebSocket-Accept"
+
+
+def parse_hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+class Errors:
+    """Failures counted by kind, with a few sample messages each."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.samples: dict[str, list[str]] = {}
+
+    def add(self, kind: str, message: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        samples = self.samples.setdefault(kind, [])
+        if len(samples) < MAX_SAMPLES and message not in samples:
+            samples.append(message)
+
+    def merge(self, other: dict[str, Any]) -> None:
+        for kind, count in other.get("counts", {}).items():
+            self.counts[kind] = self.counts.get(kind, 0) + count
+        for kind, samples in other.get("samples", {}).items():
+            mine = self.samples.setdefault(kind, [])
+            for message in samples:
+                if len(mine) < MAX_SAMPLES and message not in mine:
+                    mine.append(message)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "counts": dict(self.counts), "samples": dict(self.samples)}
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """(kind, message) for an exception raised while opening or using a connection."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timeout", "timed out"
+    if isinstance(exc, HandshakeRefused):
+        return f"handshake: {exc}", str(exc)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"socket: {os.strerror(exc.errno)}", f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ConnectionError) or isinstance(exc, EOFError):
+        return "closed by peer", f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__, f"{type(exc).__name__}: {exc}"
+
+
+class HandshakeRefused(Exception):
+    """The server answered the upgrade with something other than a valid 101."""
+
+
+# --------------------------------------------------------------------------- ramp: many held WebSockets
+
+
+class HeldSocket(asyncio.Protocol):
+    """One client WebSocket as a bare asyncio protocol: a handshake, then echo round trips on demand."""
+
+    __slots__ = ("accept", "buffer", "closed", "request", "transport", "upgraded", "waiter")
+
+    def __init__(self, request: bytes, accept: str, waiter: asyncio.Future[Any]) -> None:
+        self.request = request
+        self.accept = accept
+        self.waiter: asyncio.Future[Any] | None = waiter
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.upgraded = False
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.write(self.request)
+        self.request = b""
+
+    def _resolve(self, value: Any = None, error: BaseException | None = None) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            if error is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(value)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_HEAD:
+                    self._fail(HandshakeRefused("response head too large"))
+                return
+            problem = check_handshake(bytes(self.buffer[:end]), self.accept)
+            del self.buffer[: end + 4]
+            if problem:
+                self._fail(HandshakeRefused(problem))
+                return
+            self.upgraded = True
+            self._resolve(True)
+        while len(self.buffer) >= 2:
+            first, second = self.buffer[0], self.buffer[1]
+            length, offset = second & 0x7F, 2
+            if length == 126:
+                if len(self.buffer) < 4:
+                    return
+                (length,), offset = struct.unpack_from("!H", self.buffer, 2), 4
+            elif length == 127:
+                if len(self.buffer) < 10:
+                    return
+                (length,), offset = struct.unpack_from("!Q", self.buffer, 2), 10
+            if len(self.buffer) < offset + length:
+                return
+            opcode = first & 0x0F
+            payload = bytes(self.buffer[offset : offset + length])
+            del self.buffer[: offset + length]
+            if opcode == OP_PING:
+                self.send(OP_PONG, payload)
+            elif opcode == OP_CLOSE:
+                self._fail(ConnectionResetError("close frame from the server"))
+                return
+            elif opcode in (OP_TEXT, OP_BINARY):
+                self._resolve(payload)
+
+    def _fail(self, error: BaseException) -> None:
+        self._resolve(error=error)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._resolve(error=exc or ConnectionResetError("connection closed"))
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(masked_frame(opcode, payload))
+
+    async def echo(self, payload: bytes, timeout: float) -> None:
+        if self.closed:
+            raise ConnectionResetError("connection closed")
+        loop = asyncio.get_running_loop()
+        self.waiter = loop.create_future()
+        self.send(OP_BINARY, payload)
+        echoed = await asyncio.wait_for(self.waiter, timeout)
+        if echoed != payload:
+            raise HandshakeRefused("echo differs")
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+
+class Holder:
+    """One worker process's share of the held WebSockets."""
+
+    def __init__(self, dest: tuple[str, int], host_header: str, path: str, timeout: float, concurrency: int) -> None:
+        self.dest = dest
+        self.host_header = host_header
+        self.path = path
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.held: list[HeldSocket] = []
+        self.round = 0
+
+    async def open_one(self, gate: asyncio.Semaphore, errors: Errors, opened: list[HeldSocket]) -> None:
+        async with gate:
+            loop = asyncio.get_running_loop()
+            key, accept = new_key()
+            waiter: asyncio.Future[Any] = loop.create_future()
+            request = handshake_request(self.path, self.host_header, key)
+            protocol: HeldSocket | None = None
+            try:
+
+                async def connect() -> None:
+                    nonlocal protocol
+                    _, protocol = await loop.create_connection(
+                        lambda: HeldSocket(request, accept, waiter), self.dest[0], self.dest[1]
+                    )
+                    await waiter
+
+                await asyncio.wait_for(connect(), self.timeout)
+            except (OSError, asyncio.TimeoutError, HandshakeRefused, EOFError) as exc:
+                if protocol is not None:
+                    protocol.close()
+                errors.add(*describe(exc))
+                return
+            opened.append(protocol)  # type: ignore[arg-type]
+
+    async def grow(self, target: int) -> dict[str, Any]:
+        target = max(0, min(target, MAX_CONNECTIONS_PER_WORKER))
+        open_errors, echo_errors = Errors(), Errors()
+        gate = asyncio.Semaphore(self.concurrency)
+        opened: list[HeldSocket] = []
+        started = time.monotonic()
+        missing = max(0, target - len(self.held))
+        await asyncio.gather(*(self.open_one(gate, open_errors, opened) for _ in range(missing)))
+        self.held.extend(opened)
+        open_s = time.monotonic() - started
+
+        # Every held connection must echo its own payload, the old ones included: a connection nginx
+        # dropped while the step opened new ones is found here.
+        self.round += 1
+        verify_started = time.monotonic()
+        survivors: list[HeldSocket] = []
+        echo_gate = asyncio.Semaphore(self.concurrency * 5)  # echoes are cheaper than handshakes
+
+        async def verify(index: int, conn: HeldSocket) -> None:
+            async with echo_gate:
+                try:
+                    await conn.echo(struct.pack("!IIQ", index, self.round, random.getrandbits(64)), self.timeout)
+                except (OSError, asyncio.TimeoutError, HandshakeRefused, EOFError) as exc:
+                    conn.close()
+                    echo_errors.add(*describe(exc))
+                    return
+                survivors.append(conn)
+
+        await asyncio.gather(*(verify(i, c) for i, c in enumerate(self.held)))
+        self.held = survivors
+        return {
+            "held": len(self.held),
+            "opened": len(opened),
+            "open_errors": open_errors.as_dict(),
+            "echo_errors": echo_errors.as_dict(),
+            "open_s": round(open_s, 3),
+            "verify_s": round(time.monotonic() - verify_started, 3),
+        }
+
+    async def close_all(self) -> dict[str, Any]:
+        count = len(self.held)
+        for conn in self.held:
+            conn.close()
+        self.held = []
+        await asyncio.sleep(0.2)  # let the transports flush their FINs
+        return {"closed": count}
+
+
+def ramp_worker(pipe: Any, dest: tuple[str, int], options: dict[str, Any]) -> None:
+    """Worker process: obey grow/close commands from the coordinator until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when we stop
+    signal.alarm(int(options["max_seconds"]) + 30)  # and if it never does, the alarm does
+    raise_nofile()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        holder = Holder(dest, options["host_header"], options["path"], options["timeout"], options["concurrency"])
+        while True:
+            try:
+                command = await loop.run_in_executor(None, pipe.recv)
+            except (EOFError, OSError):
+                return
+            if command.get("op") == "grow":
+                pipe.send(await holder.grow(int(command["count"])))
+            else:
+                pipe.send(await holder.close_all())
+                return
+
+    asyncio.run(main())
+
+
+def run_ramp(args: argparse.Namespace) -> int:
+    """Coordinator: a line protocol on stdin/stdout, the work spread over worker processes."""
+    signal.alarm(int(args.max_seconds) + 10)
+    options = {
+        "host_header": args.host_header,
+        "path": args.path,
+        "timeout": args.timeout,
+        "concurrency": args.concurrency,
+        "max_seconds": args.max_seconds,
+    }
+    context = multiprocessing.get_context("fork")
+    workers = []
+    for index in range(args.workers):
+        parent, child = context.Pipe()
+        dest = args.dest[index % len(args.dest)]
+        process = context.Process(target=ramp_worker, args=(child, dest, options), daemon=True)
+        process.start()
+        workers.append((parent, process, dest))
+    emit({"ready": True, "workers": args.workers, "dests": [f"{h}:{p}" for h, p in args.dest]})
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            command = json.loads(line)
+            if command.get("op") == "grow":
+                total = int(command["total"])
+                started = time.monotonic()
+                for index, (pipe, _, _) in enumerate(workers):
+                    share = total // len(workers) + (1 if index < total % len(workers) else 0)
+                    pipe.send({"op": "grow", "count": share})
+                answers = [collect(pipe, args.step_seconds) for pipe, _, _ in workers]
+                open_errors, echo_errors = Errors(), Errors()
+                for answer in answers:
+                    open_errors.merge(answer.get("open_errors", {}))
+                    echo_errors.merge(answer.get("echo_errors", {}))
+                emit(
+                    {
+                        "total": total,
+                        "held": sum(a.get("held", 0) for a in answers),
+                        "opened": sum(a.get("opened", 0) for a in answers),
+                        "open_errors": open_errors.as_dict(),
+                        "echo_errors": echo_errors.as_dict(),
+                        "errors": open_errors.total + echo_errors.total,
+                        "open_s": max(a.get("open_s", 0.0) for a in answers),
+                        "verify_s": max(a.get("verify_s", 0.0) for a in answers),
+                        "step_s": round(time.monotonic() - started, 3),
+                        "per_worker_held": [a.get("held", 0) for a in answers],
+                    }
+                )
+            else:
+                break
+    finally:
+        closed = 0
+        for pipe, _, _ in workers:
+            try:
+                pipe.send({"op": "close"})
+                closed += collect(pipe, 30).get("closed", 0)
+            except (OSError, EOFError, TimeoutError):
+                pass
+        for _, process, _ in workers:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+        emit({"closed": closed})
+    return 0
+
+
+def collect(pipe: Any, timeout: float) -> dict[str, Any]:
+    if not pipe.poll(timeout):
+        raise TimeoutError(f"a worker did not answer within {timeout:g} s")
+    return pipe.recv()
+
+
+def emit(value: dict[str, Any]) -> None:
+    print(json.dumps(value, sort_keys=True), flush=True)
+
+
+# --------------------------------------------------------------------------- rtt: frame round trips
+
+
+class BlockingWebSocket:
+    """A blocking client WebSocket for latency samples: no event loop between the clock and the socket."""
+
+    def __init__(self, url: str, host_header: str | None, cafile: str | None, timeout: float) -> None:
+        parts = urlsplit(url)
+        secure = parts.scheme == "wss"
+        host, port = parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        header = host_header or parts.netloc
+        if secure:
+            context = ssl.create_default_context(cafile=cafile)
+            context.set_alpn_protocols(["http/1.1"])
+            sock = context.wrap_socket(sock, server_hostname=header.partition(":")[0])
+        self.sock = sock
+        key, accept = new_key()
+        sock.sendall(handshake_request(parts.path or "/", header, key))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise HandshakeRefused("closed during the handshake")
+            head += chunk
+            if len(head) > MAX_HEAD:
+                raise HandshakeRefused("response head too large")
+        head, _, rest = head.partition(b"\r\n\r\n")
+        if rest:
+            raise HandshakeRefused("unexpected data after the handshake")
+        problem = check_handshake(head, accept)
+        if problem:
+            raise HandshakeRefused(problem)
+
+    def round_trip(self, frame: bytes, expected: bytes, buffer: memoryview) -> int:
+        """Send one prepared frame, read its echo (exactly len(expected) bytes); nanoseconds."""
+        size = len(expected)
+        started = time.perf_counter_ns()
+        self.sock.sendall(frame)
+        got = 0
+        while got < size:
+            count = self.sock.recv_into(buffer[got:size], size - got)
+            if not count:
+                raise ConnectionResetError("closed during a round trip")
+            got += count
+        elapsed = time.perf_counter_ns() - started
+        if buffer[:size] != expected:
+            raise HandshakeRefused("echo differs")
+        return elapsed
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(masked_frame(OP_CLOSE, struct.pack("!H", 1000)))
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def unmasked_frame(opcode: int, payload: bytes) -> bytes:
+    size = len(payload)
+    if size < 126:
+        return struct.pack("!BB", 0x80 | opcode, size) + payload
+    if size < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, size) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, size) + payload
+
+
+def percentile(sorted_values: list[int], fraction: float) -> int:
+    """Nearest-rank percentile."""
+    if not sorted_values:
+        return 0
+    rank = max(1, min(len(sorted_values), int(fraction * len(sorted_values) + 0.999999)))
+    return sorted_values[rank - 1]
+
+
+def run_rtt(args: argparse.Namespace) -> int:
+    signal.alarm(int(args.max_seconds))
+    targets: list[tuple[str, BlockingWebSocket]] = []
+    report: dict[str, Any] = {"size": args.size, "samples": args.samples, "warmup": args.warmup, "paths": {}}
+    ok = True
+    for name, url in args.target:
+        try:
+            targets.append((name, BlockingWebSocket(url, args.host_header, args.cafile, args.timeout)))
+        except (OSError, HandshakeRefused, ssl.SSLError) as exc:
+            report["paths"][name] = {"url": url, "error": f"{type(exc).__name__}: {exc}"}
+            ok = False
+    samples: dict[str, list[int]] = {name: [] for name, _ in targets}
+    buffer = memoryview(bytearray(args.size + 16))
+    deadline = time.monotonic() + args.max_seconds * 0.9
+    rng = random.Random(6455)
+    try:
+        for index in range(args.warmup + args.samples):
+            if time.monotonic() > deadline:
+                report["truncated"] = True
+                break
+            order = targets[index % len(targets) :] + targets[: index % len(targets)]  # no fixed position
+            for name, conn in order:
+                payload = rng.randbytes(args.size)
+                elapsed = conn.round_trip(masked_frame(OP_BINARY, payload), unmasked_frame(OP_BINARY, payload), buffer)
+                if index >= args.warmup:
+                    samples[name].append(elapsed)
+    except (OSError, HandshakeRefused) as exc:
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        ok = False
+    for name, conn in targets:
+        conn.close()
+        values = sorted(samples[name])
+        url = dict(args.target)[name]
+        if not values:
+            report["paths"][name] = {"url": url, "error": report.get("error", "no samples")}
+            ok = False
+            continue
+        report["paths"][name] = {
+            "url": url,
+            "count": len(values),
+            "p50_us": round(percentile(values, 0.50) / 1000, 1),
+            "p90_us": round(percentile(values, 0.90) / 1000, 1),
+            "p99_us": round(percentile(values, 0.99) / 1000, 1),
+            "min_us": round(values[0] / 1000, 1),
+            "max_us": round(values[-1] / 1000, 1),
+            "mean_us": round(sum(values) / len(values) / 1000, 1),
+        }
+    emit(report)
+    return 0 if ok else 1
+
+
+# --------------------------------------------------------------------------- http: plain requests
+
+
+class HttpClient(asyncio.Protocol):
+    """A keep-alive HTTP/1.1 client connection that reads one response at a time."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[Any] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._try_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc or ConnectionResetError("connection closed"))
+
+    def _try_complete(self) -> None:
+        if self.waiter is None or self.waiter.done():
+            return
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        status = int(lines[0].split(" ", 2)[1])
+        body_start = end + 4
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            position = body_start
+            while True:
+                line_end = self.buffer.find(b"\r\n", position)
+                if line_end < 0:
+                    return
+                size = int(bytes(self.buffer[position:line_end]).split(b";")[0], 16)
+                if len(self.buffer) < line_end + 2 + size + 2:
+                    return
+                position = line_end + 2 + size + 2
+                if size == 0:
+                    break
+            total = position
+        else:
+            total = body_start + int(headers.get("content-length", "0"))
+            if len(self.buffer) < total:
+                return
+        del self.buffer[:total]
+        self.waiter.set_result((status, headers.get("connection", "").lower() == "close"))
+
+
+async def http_load(args: argparse.Namespace) -> dict[str, Any]:
+    parts = urlsplit(args.url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    header = args.host_header or parts.netloc
+    loop = asyncio.get_running_loop()
+    remaining = args.requests
+    statuses: dict[str, int] = {}
+    errors = Errors()
+    connections = 0
+    latencies: list[int] = []
+
+    async def one_client(client: int) -> None:
+        nonlocal remaining, connections
+        protocol: HttpClient | None = None
+        attempts = 0
+        while remaining > 0 and attempts < args.requests * 2:
+            attempts += 1
+            if protocol is None or protocol.closed:
+                try:
+                    _, protocol = await asyncio.wait_for(
+                        loop.create_connection(HttpClient, host, port), args.timeout
+                    )
+                except (OSError, asyncio.TimeoutError) as exc:
+                    errors.add(*describe(exc))
+                    protocol = None
+                    await asyncio.sleep(0.01)
+                    continue
+                connections += 1
+            remaining -= 1
+            request = (
+                f"GET {parts.path or '/'}?client={client}&n={remaining} HTTP/1.1\r\nHost: {header}\r\n"
+                f"User-Agent: wsproxy-bench\r\nAccept: */*\r\n\r\n"
+            ).encode("latin-1")
+            protocol.waiter = loop.create_future()
+            started = time.perf_counter_ns()
+            protocol.transport.write(request)  # type: ignore[union-attr]
+            try:
+                status, close = await asyncio.wait_for(protocol.waiter, args.timeout)
+            except (OSError, asyncio.TimeoutError, ValueError) as exc:
+                errors.add(*describe(exc))
+                protocol.transport.abort()  # type: ignore[union-attr]
+                protocol = None
+                continue
+            latencies.append(time.perf_counter_ns() - started)
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            if status != 200:
+                errors.add(f"HTTP {status}", f"HTTP {status}")
+            if close:
+                protocol.transport.close()  # type: ignore[union-attr]
+                protocol = None
+        if protocol is not None:
+            protocol.transport.close()  # type: ignore[union-attr]
+
+    started = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(one_client(i) for i in range(args.concurrency))), args.max_seconds)
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    ok = statuses.get("200", 0)
+    return {
+        "url": args.url,
+        "requests": args.requests,
+        "ok": ok,
+        "statuses": statuses,
+        "errors": errors.as_dict(),
+        "elapsed_s": round(elapsed, 3),
+        "requests_per_s": round(ok / elapsed, 1) if elapsed > 0 else 0.0,
+        "client_connections": connections,
+        "concurrency": args.concurrency,
+        "latency_p50_ms": round(percentile(latencies, 0.5) / 1e6, 3),
+        "latency_p99_ms": round(percentile(latencies, 0.99) / 1e6, 3),
+    }
+
+
+def run_http(args: argparse.Namespace) -> int:
+    raise_nofile()
+    try:
+        report = asyncio.run(http_load(args))
+    except asyncio.TimeoutError:
+        emit({"url": args.url, "error": f"did not finish within {args.max_seconds:g} s"})
+        return 1
+    emit(report)
+    return 0 if report["ok"] > 0 else 1
+
+
+def run_get(args: argparse.Namespace) -> int:
+    parts = urlsplit(args.url)
+    deadline = time.monotonic() + args.timeout
+    last = ""
+    while time.monotonic() < deadline:  # bounded: retries until the server listens, or the timeout
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 80), timeout=2) as sock:
+                target = parts.path + (f"?{parts.query}" if parts.query else "")
+                sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
+                data = b""
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            emit({"status": status, "body": json.loads(body) if body.strip().startswith(b"{") else body.decode()})
+            return 0 if status == 200 else 1
+        except (OSError, ValueError, IndexError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.1)
+    emit({"error": last or "timed out"})
+    return 1
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def parse_target(value: str) -> tuple[str, str]:
+    name, sep, url = value.partition("=")
+    if not sep or not name or not url.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(f"expected NAME=ws[s]://..., got {value!r}")
+    return name, url
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ramp = sub.add_parser("ramp", help="hold WebSockets over several processes, driven from stdin")
+    ramp.add_argument("--dest", type=parse_hostport, action="append", required=True, help="HOST:PORT (repeat)")
+    ramp.add_argument("--workers", type=int, default=2)
+    ramp.add_argument("--host-header", default="bench.test")
+    ramp.add_argument("--path", default="/api/frontend-audio")
+    ramp.add_argument("--timeout", type=float, default=15.0, help="seconds per handshake or echo")
+    ramp.add_argument("--concurrency", type=int, default=200, help="handshakes in flight per worker")
+    ramp.add_argument("--step-seconds", type=float, default=300.0, help="bound on one grow step")
+    ramp.add_argument("--max-seconds", type=float, default=1800.0, help="bound on the whole session")
+
+    rtt = sub.add_parser("rtt", help="round trips of binary frames, interleaved across targets")
+    rtt.add_argument("--target", type=parse_target, action="append", required=True)
+    rtt.add_argument("--samples", type=int, default=5000)
+    rtt.add_argument("--warmup", type=int, default=200)
+    rtt.add_argument("--size", type=int, default=640)
+    rtt.add_argument("--host-header", default="bench.test")
+    rtt.add_argument("--cafile")
+    rtt.add_argument("--timeout", type=float, default=10.0)
+    rtt.add_argument("--max-seconds", type=float, default=300.0)
+
+    http = sub.add_parser("http", help="plain keep-alive GET requests")
+    http.add_argument("--url", required=True)
+    http.add_argument("--host-header", default="bench.test")
+    http.add_argument("--requests", type=int, default=10000)
+    http.add_argument("--concurrency", type=int, default=32)
+    http.add_argument("--timeout", type=float, default=10.0)
+    http.add_argument("--max-seconds", type=float, default=300.0)
+
+    get = sub.add_parser("get", help="one GET, JSON body printed")
+    get.add_argument("--url", required=True)
+    get.add_argument("--timeout", type=float, default=10.0)
+
+    args = parser.parse_args(argv)
+    for name in ("workers", "samples", "warmup", "requests", "concurrency"):
+        value = getattr(args, name, None)
+        if value is not None and not 0 <= value <= 1_000_000:
+            parser.error(f"--{name} out of range: {value}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    handlers = {"ramp": run_ramp, "rtt": run_rtt, "http": run_http, "get": run_get}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
