@@ -1,0 +1,833 @@
+#!/usr/bin/env python3
+"""The wsproxy.nginx benchmark suite: each figure beside its baseline, measured in one run on this machine.
+
+Run it through bench/run.sh (which prepares the host, the virtualenv and cleans up):
+
+    bench/run.sh [--smoke] [--only capacity,rtt,http,converge]
+
+Layout of a run (see bench/README.md):
+
+* a "lab" container with loopback only (``--network none``) owns the network namespace; the backends
+  (tests/support/ws_backend.py) and the load generator (bench/loadgen.py) run in it;
+* two nginx containers join that namespace: ``seed`` (Debian's nginx.conf plus the seed's map and location,
+  written by hand from the seed: the baseline) and ``role`` (configured by ``ansible-playbook site.yml``
+  with the role and bench/tuned-vars.yml);
+* the converge figure uses one fresh container per vhost count, also loopback only.
+
+Every container is started with ``--rm`` and a bounded ``sleep`` as its command, so it disappears by itself
+even if this process is killed; every wait below has a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import math
+import os
+import platform
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+SUPPORT = ROOT / "tests" / "support"
+# The checkout whose site.yml and role are measured: this one, or another (BENCH_CHECKOUT=/path), for
+# example a `git archive` of an older commit to compare.
+CHECKOUT = Path(os.environ.get("BENCH_CHECKOUT") or ROOT).resolve()
+BASE_IMAGE = "wsproxy-test:bookworm"
+IMAGE = "wsproxy-bench:bookworm"
+NOFILE = "nofile=20000:20000"
+BACKEND_PORT = 5006
+SEED_PORT = 8081
+ROLE_PORT = 8080
+ROLE_TLS_PORT = 8443
+HOST_HEADER = "bench.test"
+WS_PATH = "/api/frontend-audio"
+MEASUREMENTS = ("capacity", "rtt", "http", "converge")
+
+# The issue's targets. Reported beside the figures, never asserted.
+TARGETS = {
+    "held_websockets": 50000,
+    "kib_per_websocket": 20.0,
+    "rtt_p50_ratio": 1.3,
+    "rtt_p99_ratio": 1.5,
+    "backend_connections_per_10k": 100,
+    "idempotent_100_vhosts_s": 15.0,
+}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "target": 50000,
+        "steps": [250, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 25000, 30000, 35000,
+                  40000, 45000, 50000],
+        "rtt_samples": 5000,
+        "rtt_warmup": 500,
+        "http_requests": 10000,
+        "http_warmup": 500,
+        "http_concurrency": 32,
+        "http_rounds": 2,
+        "vhost_counts": [1, 10, 100],
+        "lifetime_s": 3600,
+        "out": BENCH / "results",
+    },
+    "smoke": {
+        "target": 400,
+        "steps": [100, 200, 400],
+        "rtt_samples": 300,
+        "rtt_warmup": 30,
+        "http_requests": 300,
+        "http_warmup": 30,
+        "http_concurrency": 8,
+        "http_rounds": 1,
+        "vhost_counts": [1, 10],
+        "lifetime_s": 900,
+        "out": BENCH / "results" / "smoke",
+    },
+}
+
+
+class BenchError(Exception):
+    """A measurement could not run (as opposed to a figure that misses its target)."""
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def run(cmd: list[str], *, timeout: float, check: bool = True, input: str | None = None,
+        cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input, cwd=cwd, env=env)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{' '.join(cmd[:6])} ...: no answer within {timeout:g} s") from exc
+    if check and result.returncode != 0:
+        raise BenchError(
+            f"{' '.join(cmd[:8])} ... exited {result.returncode}: {(result.stderr or result.stdout).strip()[-2000:]}"
+        )
+    return result
+
+
+def docker(*args: str, timeout: float = 60, check: bool = True, input: str | None = None) -> str:
+    return run(["docker", *args], timeout=timeout, check=check, input=input).stdout
+
+
+def sh(container: str, script: str, timeout: float = 60, check: bool = True) -> str:
+    return docker("exec", container, "sh", "-c", script, timeout=timeout, check=check)
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+# --------------------------------------------------------------------------- the image with nginx
+
+
+def ensure_image(rebuild: bool) -> str:
+    """wsproxy-bench:bookworm = wsproxy-test:bookworm + Debian's nginx package (not started, not configured).
+
+    The role still configures nginx in every run (websocket_proxy_install_nginx: false only skips the apt
+    steps, which would need a network the bench containers do not have).
+    """
+    base_id = docker("image", "inspect", "-f", "{{.Id}}", BASE_IMAGE).strip()
+    lock_path = ROOT / ".cache" / "bench-image.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs at once build it once
+        current = docker("image", "inspect", "-f", '{{index .Config.Labels "wsproxy.bench.base"}}', IMAGE,
+                         check=False).strip()
+        if current == base_id and not rebuild:
+            return docker("image", "inspect", "-f", "{{.Id}}", IMAGE).strip()
+        log(f"building {IMAGE} from {BASE_IMAGE} + Debian's nginx package")
+        builder = f"wsproxy-bench-build-{os.getpid()}"
+        docker("run", "-d", "--rm", "--name", builder, BASE_IMAGE, "sleep", "900")
+        try:
+            sh(builder, "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d"
+               " && export DEBIAN_FRONTEND=noninteractive && apt-get update -qq"
+               " && apt-get install -y -qq --no-install-recommends nginx >/dev/null"
+               " && rm -f /usr/sbin/policy-rc.d && apt-get clean && nginx -v", timeout=600)
+            docker("commit", "--change", 'CMD ["sleep", "infinity"]', "--change",
+                   f"LABEL wsproxy.bench.base={base_id}", builder, IMAGE, timeout=300)
+        finally:
+            docker("rm", "-f", builder, check=False)
+    return docker("image", "inspect", "-f", "{{.Id}}", IMAGE).strip()
+
+
+# --------------------------------------------------------------------------- TLS material
+
+
+def make_tls(directory: Path) -> None:
+    """A throw-away CA and a certificate for bench.test (like scripts/demo.sh)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert, ext = (directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr",
+                                                                "server.pem", "san.ext"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run(["openssl", "req", "-x509", *ec, "-days", "2", "-subj", "/CN=wsproxy bench CA", "-keyout", str(ca_key),
+         "-out", str(ca)], timeout=60)
+    run(["openssl", "req", *ec, "-subj", f"/CN={HOST_HEADER}", "-keyout", str(key), "-out", str(csr)], timeout=60)
+    ext.write_text(f"subjectAltName=DNS:{HOST_HEADER},IP:127.0.0.1\n")
+    run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+         "-days", "2", "-extfile", str(ext), "-out", str(cert)], timeout=60)
+    for path in directory.iterdir():
+        path.chmod(0o644)  # read by the lab container's client and copied into nginx's container
+
+
+# --------------------------------------------------------------------------- role inventory
+
+
+def role_accepts_backend_list() -> bool:
+    """Does the role's argument spec accept a list for a location's backend (several upstream servers)?"""
+    spec = yaml.safe_load((CHECKOUT / "roles/websocket_proxy/meta/argument_specs.yml").read_text())
+    try:
+        backend = spec["argument_specs"]["main"]["options"]["websocket_proxy_vhosts"]["options"]["locations"][
+            "options"]["backend"]
+    except (KeyError, TypeError):
+        return False
+    return backend.get("type") in ("list", "raw") or "elements" in backend
+
+
+def tuned_vars(target: int) -> tuple[dict[str, Any], Any]:
+    """The role variables of bench/tuned-vars.yml, "{{ bench_target }}" resolved, and the backend value."""
+    knobs = yaml.safe_load((BENCH / "tuned-vars.yml").read_text()) or {}
+    mode = knobs.pop("bench_backend_addresses", "auto")
+    count = int(knobs.pop("bench_backend_addresses_count", 4))
+    for name, value in list(knobs.items()):
+        if isinstance(value, str) and value.replace(" ", "") == "{{bench_target}}":
+            knobs[name] = target
+    if mode == "auto":
+        mode = count if role_accepts_backend_list() else 1
+    mode = int(mode)
+    if mode <= 1:
+        backend: Any = f"127.0.0.1:{BACKEND_PORT}"
+    else:
+        backend = [f"127.0.1.{i}:{BACKEND_PORT}" for i in range(1, mode + 1)]
+    return knobs, backend
+
+
+def write_inventory(path: Path, host: str, knobs: dict[str, Any], vhosts: list[dict[str, Any]]) -> None:
+    inventory = {
+        "proxies": {
+            "hosts": {host: {"ansible_connection": "community.docker.docker"}},
+            "vars": {
+                # nginx is in the image already; the apt steps would need a network (the containers have none).
+                "websocket_proxy_install_nginx": False,
+                "websocket_proxy_remove_default_site": True,
+                **knobs,
+                "websocket_proxy_vhosts": vhosts,
+            },
+        }
+    }
+    path.write_text("---\n# Generated by bench/bench.py for one run; see bench/tuned-vars.yml.\n"
+                    + yaml.safe_dump(inventory, sort_keys=False))
+
+
+def ansible_playbook(inventory: Path, log_path: Path, timeout: float) -> dict[str, Any]:
+    """Run site.yml (the role) against the inventory; time it and read the play recap."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(CHECKOUT / "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0")
+    started = time.monotonic()
+    result = run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "site.yml"],
+                 timeout=timeout, check=False, cwd=CHECKOUT, env=env)
+    elapsed = time.monotonic() - started
+    log_path.write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+    recap = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", result.stdout)
+    if result.returncode != 0 or not recap:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        raise BenchError(f"ansible-playbook site.yml failed (exit {result.returncode}, log {log_path}):\n{tail}")
+    ok, changed, unreachable, failed = (int(x) for x in recap.groups())
+    return {"seconds": round(elapsed, 2), "ok": ok, "changed": changed, "failed": failed, "unreachable": unreachable}
+
+
+# --------------------------------------------------------------------------- nginx observation
+
+
+def nginx_processes(container: str) -> list[dict[str, Any]]:
+    """Master and workers: pid, role, RSS (KiB, VmRSS from /proc) and open descriptors."""
+    script = (
+        'm=$(cat /run/nginx.pid); for p in $m $(pgrep -P "$m"); do '
+        'echo "$p $(awk \'/^VmRSS/{print $2}\' /proc/$p/status) $(ls /proc/$p/fd | wc -l) '
+        '$(tr "\\0" " " < /proc/$p/cmdline)"; done'
+    )
+    processes = []
+    for line in sh(container, script, timeout=30).splitlines():
+        pid, rss, fds, *cmd = line.split()
+        processes.append({"pid": int(pid), "rss_kib": int(rss), "fds": int(fds), "cmd": " ".join(cmd)})
+    return processes
+
+
+def nginx_rss_kib(container: str) -> int:
+    return sum(p["rss_kib"] for p in nginx_processes(container))
+
+
+def nginx_settings(container: str) -> dict[str, Any]:
+    """What nginx actually runs with, from nginx -T (the whole dump is kept in raw/)."""
+    dump = sh(container, "nginx -T 2>/dev/null", timeout=30)
+
+    def first(pattern: str) -> str | None:
+        match = re.search(pattern, dump, re.MULTILINE)
+        return match.group(1) if match else None
+
+    master_limits = sh(container, "grep 'Max open files' /proc/$(cat /run/nginx.pid)/limits", timeout=30).split()
+    return {
+        "worker_processes": first(r"^\s*worker_processes\s+([^;]+);"),
+        "worker_connections": first(r"^\s*worker_connections\s+([^;]+);"),
+        "worker_rlimit_nofile": first(r"^\s*worker_rlimit_nofile\s+([^;]+);"),
+        "upstream_keepalive": first(r"^\s*keepalive\s+(\d+);"),
+        "upstream_servers": len(re.findall(r"^\s*server\s+\S+:\d+[^;]*;", dump, re.MULTILINE)),
+        "master_open_files_limit": master_limits[3] if len(master_limits) > 4 else None,
+        "workers_running": len(nginx_processes(container)) - 1,
+        "_dump": dump,
+    }
+
+
+def error_log_size(container: str) -> int:
+    return int(sh(container, "stat -c %s /var/log/nginx/error.log 2>/dev/null || echo 0", timeout=30).strip() or 0)
+
+
+ERROR_KINDS = (
+    ("worker_connections are not enough", r"worker_connections are not enough"),
+    ("too many open files", r"Too many open files"),
+    ("cannot assign requested address (ephemeral ports)", r"Cannot assign requested address"),
+    ("upstream connect refused", r"Connection refused"),
+    ("upstream timed out", r"timed out"),
+    ("connection reset", r"reset by peer"),
+)
+
+
+def error_log_summary(container: str, offset: int) -> dict[str, Any]:
+    text = sh(container, f"tail -c +{offset + 1} /var/log/nginx/error.log 2>/dev/null | tail -n 200000", timeout=60)
+    counts: dict[str, int] = {}
+    samples: list[str] = []
+    for line in text.splitlines():
+        if "[notice]" in line or "[info]" in line:
+            continue
+        kind = next((name for name, pattern in ERROR_KINDS if re.search(pattern, line)), "other")
+        counts[kind] = counts.get(kind, 0) + 1
+        if kind not in {s.split(": ", 1)[0] for s in samples} and len(samples) < 8:
+            samples.append(f"{kind}: {line[:300]}")
+    return {"counts": counts, "samples": samples}
+
+
+# --------------------------------------------------------------------------- the lab
+
+
+class Lab:
+    """The containers of one run; removed at the end (and by their own bounded lifetime otherwise)."""
+
+    def __init__(self, run_id: str, raw: Path, lifetime_s: int) -> None:
+        self.prefix = f"wsproxy-bench-{run_id}"
+        self.net = f"{self.prefix}-lab"
+        self.seed = f"{self.prefix}-seed"
+        self.role = f"{self.prefix}-role"
+        self.raw = raw
+        self.lifetime = str(int(lifetime_s))
+        self.containers: list[str] = []
+        self.backends: list[int] = []
+
+    def start_container(self, name: str, image: str, *extra: str) -> None:
+        docker("rm", "-f", name, check=False)
+        docker("run", "-d", "--rm", "--name", name, "--label", "wsproxy.bench=1", "--ulimit", NOFILE, *extra,
+               image, "sleep", self.lifetime)
+        self.containers.append(name)
+
+    def remove(self, name: str) -> None:
+        docker("rm", "-f", name, check=False, timeout=120)
+        if name in self.containers:
+            self.containers.remove(name)
+
+    def close(self) -> None:
+        for name in reversed(list(self.containers)):  # the nginx containers first, the namespace owner last
+            self.remove(name)
+
+    # -- setup
+
+    def up(self, *, seed: bool, role: bool) -> None:
+        self.start_container(
+            self.net, BASE_IMAGE, "--network", "none",
+            "-v", f"{BENCH}:/bench:ro", "-v", f"{SUPPORT}:/opt/wsproxy:ro", "-v", f"{self.raw / 'tls'}:/tls:ro",
+        )
+        if seed:
+            self.start_container(self.seed, IMAGE, "--network", f"container:{self.net}")
+        if role:
+            self.start_container(self.role, IMAGE, "--network", f"container:{self.net}")
+
+    def configure_seed(self) -> dict[str, Any]:
+        """The baseline, by hand: Debian's default nginx.conf untouched, the seed's map and location added."""
+        seed = BENCH / "seed"
+        docker("cp", str(seed / "websocket-map.conf"), f"{self.seed}:/etc/nginx/conf.d/seed-websocket-map.conf")
+        docker("cp", str(seed / "api.conf"), f"{self.seed}:/etc/nginx/sites-enabled/seed-api.conf")
+        sh(self.seed, "nginx -t 2>&1 && service nginx start >/dev/null", timeout=60)
+        wait_for(lambda: sh(self.seed, "test -s /run/nginx.pid && kill -0 $(cat /run/nginx.pid) && echo up",
+                            check=False).strip() == "up", 20, "the seed's nginx to start")
+        settings = nginx_settings(self.seed)
+        (self.raw / "nginx-T-seed.txt").write_text(settings.pop("_dump"))
+        return settings
+
+    def configure_role(self, knobs: dict[str, Any], backend: Any, timeout: float) -> dict[str, Any]:
+        """The role's tuned config, written by the role: ansible-playbook site.yml against the container."""
+        sh(self.role, "mkdir -p /etc/ssl/wsproxy-bench")
+        for name in ("server.pem", "server.key"):
+            docker("cp", str(self.raw / "tls" / name), f"{self.role}:/etc/ssl/wsproxy-bench/{name}")
+        location = {"path": "/api/", "backend": backend}
+        vhosts = [
+            {"name": "bench-ws", "server_name": HOST_HEADER, "listen": ROLE_PORT, "default_server": True,
+             "locations": [location]},
+            {"name": "bench-wss", "server_name": HOST_HEADER, "listen": ROLE_TLS_PORT, "default_server": True,
+             "tls": {"certificate": "/etc/ssl/wsproxy-bench/server.pem",
+                     "certificate_key": "/etc/ssl/wsproxy-bench/server.key"},
+             "locations": [location]},
+        ]
+        inventory = self.raw / "inventory-role.yml"
+        write_inventory(inventory, self.role, knobs, vhosts)
+        converge = ansible_playbook(inventory, self.raw / "ansible-role.log", timeout)
+        wait_for(lambda: sh(self.role, "test -s /run/nginx.pid && kill -0 $(cat /run/nginx.pid) && echo up",
+                            check=False).strip() == "up", 20, "the role's nginx to run")
+        settings = nginx_settings(self.role)
+        # After the role's reload, old workers may still be leaving: wait for the planned number (bounded).
+        planned = settings.get("worker_processes")
+        if planned and planned.isdigit():
+            wait_for(lambda: len(nginx_processes(self.role)) - 1 == int(planned), 30, "old nginx workers to leave",
+                     fail=False)
+            settings["workers_running"] = len(nginx_processes(self.role)) - 1
+        (self.raw / "nginx-T-role.txt").write_text(settings.pop("_dump"))
+        return {"converge": converge, "settings": settings, "backend": backend, "knobs": knobs}
+
+    # -- backends
+
+    def start_backends(self, count: int) -> None:
+        self.stop_backends()
+        for index in range(count):
+            docker("exec", "-d", self.net, "sh", "-c",
+                   f"echo $$ > /tmp/bench-backend-{index}.pid; exec python3 /opt/wsproxy/ws_backend.py "
+                   f"--host 0.0.0.0 --port {BACKEND_PORT} --reuse-port --name backend-{index} "
+                   f"> /tmp/bench-backend-{index}.log 2>&1")
+            self.backends.append(index)
+
+        def ready() -> bool:
+            out = sh(self.net, "cat /tmp/bench-backend-*.log 2>/dev/null | grep -c '^listening on' || true",
+                     check=False)
+            return out.strip().isdigit() and int(out.strip()) == count
+
+        wait_for(ready, 30, f"{count} backend process(es) to listen")
+
+    def stop_backends(self) -> None:
+        if not self.backends:
+            return
+        pids = " ".join(f"$(cat /tmp/bench-backend-{i}.pid)" for i in self.backends)
+        sh(self.net, f"kill {pids} 2>/dev/null; true", check=False)
+        wait_for(lambda: sh(self.net, f"for p in {pids}; do kill -0 $p 2>/dev/null && echo alive; done; true",
+                            check=False).strip() == "", 30, "the backends to exit", fail=False)
+        sh(self.net, "rm -f /tmp/bench-backend-*.pid /tmp/bench-backend-*.log", check=False)
+        self.backends = []
+
+    def loadgen(self, *args: str, timeout: float) -> dict[str, Any]:
+        out = docker("exec", self.net, "python3", "/bench/loadgen.py", *args, timeout=timeout, check=False)
+        lines = json_lines(out)
+        if not lines:
+            raise BenchError(f"loadgen {args[0]} printed nothing: {out[-500:]}")
+        return lines[-1]
+
+    def backend_stats(self, reset: bool = False) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{BACKEND_PORT}/api/_stats" + ("?reset=1" if reset else "")
+        answer = self.loadgen("get", "--url", url, timeout=30)
+        if answer.get("status") != 200:
+            raise BenchError(f"backend stats: {answer}")
+        return answer["body"]
+
+
+def wait_for(predicate: Any, seconds: float, what: str, fail: bool = True) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(BenchError):
+            if predicate():
+                return True
+        time.sleep(0.25)
+    if fail:
+        raise BenchError(f"timed out after {seconds:g} s waiting for {what}")
+    return False
+
+
+# --------------------------------------------------------------------------- 1. capacity
+
+
+class LineReader:
+    """Lines from a child's stdout, with a timeout on each read."""
+
+    def __init__(self, stream: Any) -> None:
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def json(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BenchError(f"the load generator did not answer within {timeout:g} s")
+            try:
+                line = self.queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise BenchError("the load generator exited")
+            if line.strip().startswith("{"):
+                return json.loads(line)
+
+
+def ramp(lab: Lab, label: str, container: str, port: int, profile: dict[str, Any]) -> dict[str, Any]:
+    """Hold ever more WebSockets through one nginx, echo-verifying all of them at each step."""
+    target = profile["target"]
+    workers = max(2, math.ceil(target / 10000))
+    dests = [f"127.0.0.{i}:{port}" for i in range(1, workers + 1)]  # one address pair per client process
+    time.sleep(1.0)
+    idle = nginx_processes(container)
+    idle_rss = sum(p["rss_kib"] for p in idle)
+    log_offset = error_log_size(container)
+    step_timeout = 240.0 if target > 1000 else 60.0
+    cmd = ["docker", "exec", "-i", lab.net, "python3", "/bench/loadgen.py", "ramp", "--workers", str(workers),
+           "--host-header", HOST_HEADER, "--path", WS_PATH, "--step-seconds", str(step_timeout),
+           "--max-seconds", str(profile["lifetime_s"] // 2)]
+    for dest in dests:
+        cmd += ["--dest", dest]
+    process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = LineReader(process.stdout)
+    steps: list[dict[str, Any]] = []
+    stop_reason = "target reached"
+    try:
+        reader.json(30)  # ready
+        for total in profile["steps"]:
+            if total > target:
+                break
+            process.stdin.write(json.dumps({"op": "grow", "total": total}) + "\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+            answer = reader.json(step_timeout + 60)
+            procs = nginx_processes(container)
+            rss = sum(p["rss_kib"] for p in procs)
+            held = answer["held"]
+            step = {
+                "requested": total,
+                "held": held,
+                "errors": answer["errors"],
+                "open_errors": answer["open_errors"],
+                "echo_errors": answer["echo_errors"],
+                "open_s": answer["open_s"],
+                "verify_s": answer["verify_s"],
+                "step_s": answer["step_s"],
+                "nginx_rss_kib": rss,
+                "kib_per_websocket": round((rss - idle_rss) / held, 2) if held else None,
+                "worker_fds": [p["fds"] for p in procs[1:]],
+                "client_held": answer["per_worker_held"],
+            }
+            steps.append(step)
+            log(f"  {label}: {held}/{total} held, {answer['errors']} errors, nginx RSS {rss / 1024:.1f} MiB, "
+                f"worker fds {step['worker_fds']}, {answer['step_s']:.1f} s")
+            if answer["errors"] or held < total:
+                stop_reason = f"errors at {total}"
+                break
+        process.stdin.write(json.dumps({"op": "close"}) + "\n")  # type: ignore[union-attr]
+        process.stdin.flush()  # type: ignore[union-attr]
+        with contextlib.suppress(BenchError):
+            reader.json(90)
+    finally:
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # type: ignore[union-attr]
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    if not steps or steps[0]["held"] == 0:
+        raise BenchError(f"{label}: not one WebSocket held ({steps[0]['open_errors'] if steps else 'no step ran'})")
+    best = max(steps, key=lambda s: s["held"])
+    # Let nginx see every close before the next figure (bounded).
+    wait_for(lambda: max(p["fds"] for p in nginx_processes(container)[1:]) < 100, 60, "nginx to drop the sockets",
+             fail=False)
+    return {
+        "label": label,
+        "port": port,
+        "client_processes": workers,
+        "client_dests": dests,
+        "max_held": best["held"],
+        "max_held_at_step": best["requested"],
+        "errors": sum(s["errors"] for s in steps),
+        "first_error_at": next((s["requested"] for s in steps if s["errors"]), None),
+        "stop_reason": stop_reason,
+        "idle_rss_kib": idle_rss,
+        "rss_at_max_kib": best["nginx_rss_kib"],
+        "kib_per_websocket": best["kib_per_websocket"],
+        "nginx_error_log": error_log_summary(container, log_offset),
+        "steps": steps,
+    }
+
+
+def measure_capacity(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
+    backends = max(2, math.ceil(profile["target"] / 10000))
+    lab.start_backends(backends)
+    try:
+        log(f"capacity: seed config, ramp to {profile['target']} ({backends} backend processes)")
+        seed = ramp(lab, "seed", lab.seed, SEED_PORT, profile)
+        log(f"capacity: role config, ramp to {profile['target']}")
+        role = ramp(lab, "role", lab.role, ROLE_PORT, profile)
+    finally:
+        lab.stop_backends()
+    return {"target": profile["target"], "backend_processes": backends, "seed": seed, "role": role}
+
+
+# --------------------------------------------------------------------------- 2. round trips
+
+
+def measure_rtt(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
+    lab.start_backends(1)
+    try:
+        targets = {
+            "direct": f"ws://127.0.0.1:{BACKEND_PORT}{WS_PATH}",
+            "seed ws": f"ws://127.0.0.1:{SEED_PORT}{WS_PATH}",
+            "role ws": f"ws://127.0.0.1:{ROLE_PORT}{WS_PATH}",
+            "role wss": f"wss://127.0.0.1:{ROLE_TLS_PORT}{WS_PATH}",
+        }
+        args = ["rtt", "--samples", str(profile["rtt_samples"]), "--warmup", str(profile["rtt_warmup"]),
+                "--size", "640", "--host-header", HOST_HEADER, "--cafile", "/tls/ca.pem", "--max-seconds", "240"]
+        for name, url in targets.items():
+            args += ["--target", f"{name}={url}"]
+        log(f"rtt: {profile['rtt_samples']} round trips of 640-byte frames on each of {', '.join(targets)}")
+        report = lab.loadgen(*args, timeout=300)
+    finally:
+        lab.stop_backends()
+    failed = {name: path["error"] for name, path in report.get("paths", {}).items() if "error" in path}
+    if failed or report.get("error"):
+        raise BenchError(f"rtt: {failed or report.get('error')}")
+    direct = report["paths"]["direct"]
+    for path in report["paths"].values():
+        path["p50_ratio"] = round(path["p50_us"] / direct["p50_us"], 2)
+        path["p99_ratio"] = round(path["p99_us"] / direct["p99_us"], 2)
+    return report
+
+
+# --------------------------------------------------------------------------- 3. plain requests
+
+
+def measure_http(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
+    lab.start_backends(1)  # one process, so its counters are the whole truth
+    results: dict[str, Any] = {"requests": profile["http_requests"], "concurrency": profile["http_concurrency"],
+                               "rounds": profile["http_rounds"]}
+    try:
+        runs: dict[str, list[dict[str, Any]]] = {"seed": [], "role": []}
+        for round_index in range(profile["http_rounds"]):
+            for label, port in (("seed", SEED_PORT), ("role", ROLE_PORT)):
+                url = f"http://127.0.0.1:{port}/api/bench"
+                common = ["--url", url, "--host-header", HOST_HEADER, "--concurrency",
+                          str(profile["http_concurrency"]), "--max-seconds", "240"]
+                lab.loadgen("http", *common, "--requests", str(profile["http_warmup"]), timeout=300)
+                lab.backend_stats(reset=True)
+                report = lab.loadgen("http", *common, "--requests", str(profile["http_requests"]), timeout=300)
+                stats = lab.backend_stats()
+                if "error" in report or report.get("ok", 0) == 0:
+                    raise BenchError(f"http {label}: {report.get('error') or report.get('errors')}")
+                reached = max(1, stats["http_requests"])
+                report["backend_connections_opened"] = stats["connections_opened"]
+                report["backend_requests"] = stats["http_requests"]
+                report["backend_connections_per_10k"] = round(stats["connections_opened"] * 10000 / reached, 1)
+                runs[label].append(report)
+                log(f"  http {label} round {round_index + 1}: {report['requests_per_s']:.0f} req/s, "
+                    f"{stats['connections_opened']} backend connections for {stats['http_requests']} requests")
+    finally:
+        lab.stop_backends()
+    for label, reports in runs.items():
+        results[label] = {
+            "requests_per_s": round(sum(r["requests_per_s"] for r in reports) / len(reports), 1),
+            "backend_connections_per_10k": round(
+                sum(r["backend_connections_per_10k"] for r in reports) / len(reports), 1),
+            "errors": sum(r["errors"]["total"] for r in reports),
+            "latency_p50_ms": round(sum(r["latency_p50_ms"] for r in reports) / len(reports), 3),
+            "latency_p99_ms": round(sum(r["latency_p99_ms"] for r in reports) / len(reports), 3),
+            "runs": reports,
+        }
+    return results
+
+
+# --------------------------------------------------------------------------- 4. converge time
+
+
+def measure_converge(run_id: str, raw: Path, profile: dict[str, Any], knobs: dict[str, Any],
+                     backend: Any) -> dict[str, Any]:
+    results: dict[str, Any] = {"vhost_counts": profile["vhost_counts"], "runs": []}
+    lab = Lab(run_id, raw, 1800)
+    try:
+        for count in profile["vhost_counts"]:
+            name = f"{lab.prefix}-converge-{count}"
+            lab.start_container(name, IMAGE, "--network", "none")
+            vhosts = [{"name": f"v{i:03d}", "server_name": f"v{i:03d}.{HOST_HEADER}", "listen": ROLE_PORT,
+                       "locations": [{"path": "/api/", "backend": backend}]} for i in range(1, count + 1)]
+            inventory = raw / f"inventory-converge-{count}.yml"
+            write_inventory(inventory, name, knobs, vhosts)
+            log(f"converge: {count} vhost(s), first run")
+            first = ansible_playbook(inventory, raw / f"ansible-converge-{count}-first.log", 1200)
+            log(f"converge: {count} vhost(s), first run {first['seconds']:.1f} s (changed={first['changed']}); "
+                "re-run")
+            again = ansible_playbook(inventory, raw / f"ansible-converge-{count}-rerun.log", 1200)
+            log(f"converge: {count} vhost(s), re-run {again['seconds']:.1f} s (changed={again['changed']})")
+            results["runs"].append({"vhosts": count, "first": first, "rerun": again,
+                                    "idempotent": again["changed"] == 0})
+            lab.remove(name)
+    finally:
+        lab.close()
+    return results
+
+
+# --------------------------------------------------------------------------- run
+
+
+def machine_info() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()
+    role_files = sorted(p for p in (CHECKOUT / "roles").rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in role_files:
+        digest.update(str(path.relative_to(CHECKOUT)).encode() + b"\0" + path.read_bytes())
+    commit = run(["git", "rev-parse", "--short", "HEAD"], timeout=10, check=False, cwd=ROOT).stdout.strip()
+    dirty = run(["git", "status", "--porcelain", "roles"], timeout=10, check=False, cwd=ROOT).stdout.strip()
+    if CHECKOUT != ROOT:
+        commit, dirty = f"{commit} (role from {CHECKOUT})", ""
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(int(meminfo[1]) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python_host": platform.python_version(),
+        "open_files_hard_limit": int(run(["sh", "-c", "ulimit -Hn"], timeout=10).stdout.strip()),
+        "docker": docker("version", "--format", "{{.Server.Version}}").strip(),
+        "git_commit": commit,
+        "role_uncommitted_changes": bool(dirty),
+        "role_tree_sha256": digest.hexdigest()[:16],
+        "ephemeral_port_range": Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="small and quick (make test)")
+    parser.add_argument("--only", default=",".join(MEASUREMENTS),
+                        help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
+    parser.add_argument("--rebuild-image", action="store_true", help=f"rebuild {IMAGE}")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: rewrite results.md and the plots from results.json")
+    args = parser.parse_args(argv)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(only) - set(MEASUREMENTS))
+    if unknown:
+        parser.error(f"--only: unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(MEASUREMENTS)}")
+
+    profile_name = "smoke" if args.smoke else "full"
+    profile = PROFILES[profile_name]
+    out: Path = profile["out"]
+    if args.report_only:
+        import report
+
+        report.write_all(json.loads((out / "results.json").read_text()), out)
+        log(f"rewrote {out / 'results.md'} and the plots")
+        return 0
+    raw = out / "raw"
+    shutil.rmtree(raw, ignore_errors=True)
+    raw.mkdir(parents=True)
+    run_id = os.environ.get("BENCH_RUN_ID") or str(os.getpid())
+    started = time.monotonic()
+
+    results_path = out / "results.json"
+    previous: dict[str, Any] = {}
+    if results_path.exists() and set(only) != set(MEASUREMENTS):
+        with contextlib.suppress(ValueError):
+            previous = json.loads(results_path.read_text())
+    results: dict[str, Any] = {
+        "profile": profile_name,
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "targets": TARGETS,
+        "measurements": dict(previous.get("measurements", {})) if previous.get("profile") == profile_name else {},
+    }
+    failures: list[str] = []
+
+    image_id = ensure_image(args.rebuild_image)
+    results["machine"]["nginx"] = docker("run", "--rm", "--network", "none", IMAGE, "sh", "-c",
+                                         "nginx -v 2>&1").strip().split("/")[-1]
+    results["machine"]["image"] = image_id[:19]
+    knobs, backend = tuned_vars(profile["target"])
+    results["role_vars"] = {**knobs, "backend": backend}
+
+    lab_measurements = [m for m in only if m in ("capacity", "rtt", "http")]
+    if lab_measurements:
+        make_tls(raw / "tls")
+        lab = Lab(run_id, raw, profile["lifetime_s"])
+        try:
+            log(f"lab: containers {lab.net} (loopback only), {lab.seed}, {lab.role}")
+            lab.up(seed=True, role=True)
+            seed_settings = lab.configure_seed()
+            log(f"seed nginx: {seed_settings}")
+            log("role: ansible-playbook site.yml (bench/tuned-vars.yml, "
+                f"max_websockets={knobs.get('websocket_proxy_max_websockets')}, backend={backend})")
+            role_setup = lab.configure_role(knobs, backend, 900)
+            log(f"role nginx: {role_setup['settings']} (converged in {role_setup['converge']['seconds']} s)")
+            results["nginx"] = {"seed": seed_settings, "role": role_setup["settings"]}
+            for name, measure in (("capacity", measure_capacity), ("rtt", measure_rtt), ("http", measure_http)):
+                if name not in lab_measurements:
+                    continue
+                try:
+                    results["measurements"][name] = {"status": "ok", **measure(lab, profile)}
+                except BenchError as exc:
+                    failures.append(f"{name}: {exc}")
+                    results["measurements"][name] = {"status": "error", "error": str(exc)}
+                    log(f"{name}: FAILED: {exc}")
+        except BenchError as exc:
+            for name in lab_measurements:
+                failures.append(f"{name}: setup failed: {exc}")
+                results["measurements"][name] = {"status": "error", "error": f"setup: {exc}"}
+            log(f"setup FAILED: {exc}")
+        finally:
+            lab.close()
+
+    if "converge" in only:
+        try:
+            results["measurements"]["converge"] = {
+                "status": "ok", **measure_converge(run_id, raw, profile, knobs, backend)}
+        except BenchError as exc:
+            failures.append(f"converge: {exc}")
+            results["measurements"]["converge"] = {"status": "error", "error": str(exc)}
+            log(f"converge: FAILED: {exc}")
+
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    try:
+        import report
+
+        report.write_all(results, out)
+    except Exception:  # a broken plot must not hide the figures; it fails the run all the same
+        failures.append("report: " + traceback.format_exc(limit=3))
+    log(f"results: {results_path} ({results['elapsed_s']:.0f} s)")
+    if failures:
+        log("measurements that failed to run:\n  " + "\n  ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(BENCH))
+    sys.exit(main())

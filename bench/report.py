@@ -1,0 +1,406 @@
+"""results.json -> results.md (tables) and PNG plots, for bench/bench.py. Needs matplotlib (bench/requirements.txt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SEED_COLOR = "#c0504d"  # the baseline, red
+ROLE_COLOR = "#2e75b6"  # the role, blue
+DIRECT_COLOR = "#7f7f7f"
+TARGET_STYLE = {"color": "#2ca02c", "linestyle": "--", "linewidth": 1.5}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def ok(measurements: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = measurements.get(name)
+    return value if value and value.get("status") == "ok" else None
+
+
+def num(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def verdict(met: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "-"}[met]
+
+
+def held_target(results: dict[str, Any]) -> int:
+    capacity = ok(results["measurements"], "capacity")
+    return capacity["target"] if capacity else results["targets"]["held_websockets"]
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def summary_rows(results: dict[str, Any]) -> list[list[str]]:
+    targets = results["targets"]
+    m = results["measurements"]
+    rows: list[list[str]] = []
+    capacity = ok(m, "capacity")
+    if capacity:
+        seed, role = capacity["seed"], capacity["role"]
+        goal = capacity["target"]
+        note = "" if goal == targets["held_websockets"] else f" (this run; issue: {targets['held_websockets']:,})"
+        rows.append([
+            "Concurrent WebSockets held, echo-verified",
+            f"{seed['max_held']:,} ({seed['errors']:,} errors{stop(seed)})",
+            f"{role['max_held']:,} ({role['errors']:,} errors{stop(role)})",
+            f"≥ {goal:,}, 0 errors{note}",
+            verdict(role["max_held"] >= goal and role["errors"] == 0),
+        ])
+        rows.append([
+            "nginx memory per held WebSocket (ws)",
+            f"{num(seed['kib_per_websocket'], 1)} KiB",
+            f"{num(role['kib_per_websocket'], 1)} KiB",
+            f"≤ {targets['kib_per_websocket']:g} KiB",
+            verdict(None if role["kib_per_websocket"] is None
+                    else role["kib_per_websocket"] <= targets["kib_per_websocket"]),
+        ])
+    rtt = ok(m, "rtt")
+    if rtt:
+        paths = rtt["paths"]
+        direct, ws, wss = paths["direct"], paths["role ws"], paths["role wss"]
+        for key, limit in (("p50", targets["rtt_p50_ratio"]), ("p99", targets["rtt_p99_ratio"])):
+            rows.append([
+                f"Round trip of a 640-byte frame, {key}",
+                f"direct {direct[key + '_us']:.0f} µs",
+                f"ws {ws[key + '_us']:.0f} µs ({ws[key + '_ratio']:.2f}x), "
+                f"wss {wss[key + '_us']:.0f} µs ({wss[key + '_ratio']:.2f}x)",
+                f"≤ {limit:g}x direct",
+                verdict(ws[key + "_ratio"] <= limit and wss[key + "_ratio"] <= limit),
+            ])
+    http = ok(m, "http")
+    if http:
+        seed, role = http["seed"], http["role"]
+        rows.append([
+            "Backend connections per 10,000 plain /api/ requests",
+            num(seed["backend_connections_per_10k"]),
+            num(role["backend_connections_per_10k"]),
+            f"≤ {targets['backend_connections_per_10k']}",
+            verdict(role["backend_connections_per_10k"] <= targets["backend_connections_per_10k"]),
+        ])
+        rows.append([
+            "Plain /api/ requests per second",
+            num(seed["requests_per_s"]),
+            num(role["requests_per_s"]),
+            "-",
+            "-",
+        ])
+    converge = ok(m, "converge")
+    if converge:
+        for run in converge["runs"]:
+            n = run["vhosts"]
+            target = f"≤ {targets['idempotent_100_vhosts_s']:g} s re-run" if n == 100 else "-"
+            met = None
+            if n == 100:
+                met = run["rerun"]["seconds"] <= targets["idempotent_100_vhosts_s"] and run["idempotent"]
+            rows.append([
+                f"Converge {n} vhost{'s' if n > 1 else ''}: first run / idempotent re-run",
+                "-",
+                f"{run['first']['seconds']:.1f} s / {run['rerun']['seconds']:.1f} s "
+                f"(changed={run['rerun']['changed']})",
+                target,
+                verdict(met),
+            ])
+    return rows
+
+
+def stop(side: dict[str, Any]) -> str:
+    return f", first at {side['first_error_at']:,}" if side.get("first_error_at") else ""
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any], plots: list[str]) -> str:
+    m = results["measurements"]
+    machine = results["machine"]
+    parts = [
+        f"# Benchmark results ({results['profile']} run)",
+        "",
+        f"{results['started']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, kernel {machine['kernel']}, "
+        f"nginx {machine.get('nginx', '?')}, open-file hard limit {machine['open_files_hard_limit']:,}, "
+        f"commit {machine['git_commit']}{' + uncommitted role changes' if machine['role_uncommitted_changes'] else ''}"
+        f" (role tree {machine['role_tree_sha256']}), {results.get('elapsed_s', 0):.0f} s. "
+        "Generated by bench/run.sh; bench/README.md explains each figure.",
+        "",
+        table(["Figure", "Baseline (seed config)", "Role", "Target", "Met"], summary_rows(results)),
+        "",
+    ]
+    failed = {name: value["error"] for name, value in m.items() if value.get("status") == "error"}
+    if failed:
+        parts += ["**Measurements that failed to run:**", ""]
+        parts += [f"- {name}: `{error.splitlines()[0][:300]}`" for name, error in failed.items()]
+        parts.append("")
+    parts += [f"![{Path(p).stem}]({p})" for p in plots]
+    parts.append("")
+
+    nginx = results.get("nginx")
+    if nginx:
+        keys = ["worker_processes", "worker_connections", "worker_rlimit_nofile", "master_open_files_limit",
+                "upstream_keepalive", "upstream_servers", "workers_running"]
+        parts += ["## nginx under test", "",
+                  table(["Setting", "Seed (Debian's nginx.conf)", "Role"],
+                        [[k, str(nginx["seed"].get(k) or "-"), str(nginx["role"].get(k) or "-")] for k in keys]),
+                  "", f"Role variables of the tuned run: `{results.get('role_vars')}`", ""]
+
+    capacity = ok(m, "capacity")
+    if capacity:
+        parts += ["## 1. Concurrent WebSockets", "",
+                  f"{capacity['seed']['client_processes']} client processes, {capacity['backend_processes']} backend "
+                  "processes; every held WebSocket echoes a fresh payload at every step.", ""]
+        for label in ("seed", "role"):
+            side = capacity[label]
+            rows = [[f"{s['requested']:,}", f"{s['held']:,}", f"{s['errors']:,}", f"{s['nginx_rss_kib'] / 1024:.1f}",
+                     num(s["kib_per_websocket"], 1), " ".join(str(f) for f in s["worker_fds"]), f"{s['step_s']:.1f}"]
+                     for s in side["steps"]]
+            parts += [f"### {label}: max {side['max_held']:,} held, stopped: {side['stop_reason']}", "",
+                      table(["Requested", "Held", "Errors", "nginx RSS MiB", "KiB/WebSocket", "fds per worker",
+                             "Step s"], rows), ""]
+            errors = {**side["steps"][-1]["open_errors"]["counts"], **side["steps"][-1]["echo_errors"]["counts"]}
+            if errors:
+                parts += [f"Client-side errors at the last step: {errors}", ""]
+            if side["nginx_error_log"]["counts"]:
+                parts += [f"nginx error.log during the ramp: {side['nginx_error_log']['counts']}", ""]
+                parts += ["```", *side["nginx_error_log"]["samples"], "```", ""]
+
+    rtt = ok(m, "rtt")
+    if rtt:
+        rows = [[name, p["url"], str(p["count"]), f"{p['p50_us']:.0f}", f"{p['p90_us']:.0f}", f"{p['p99_us']:.0f}",
+                 f"{p['p50_ratio']:.2f}x", f"{p['p99_ratio']:.2f}x"]
+                for name, p in ((n, rtt["paths"][n]) for n in rtt_names(rtt))]
+        parts += ["## 2. Round trips of 640-byte binary frames", "",
+                  f"{rtt['samples']} samples per path after {rtt['warmup']} warm-up round trips, interleaved "
+                  "across paths, one connection each, one backend process.", "",
+                  table(["Path", "URL", "Samples", "p50 µs", "p90 µs", "p99 µs", "p50 / direct", "p99 / direct"], rows),
+                  ""]
+
+    http = ok(m, "http")
+    if http:
+        rows = []
+        for label in ("seed", "role"):
+            for index, r in enumerate(http[label]["runs"], 1):
+                rows.append([label, str(index), f"{r['ok']:,}", f"{r['backend_requests']:,}",
+                             f"{r['backend_connections_opened']:,}", f"{r['backend_connections_per_10k']:,.0f}",
+                             f"{r['requests_per_s']:,.0f}", f"{r['latency_p50_ms']:.2f}", f"{r['latency_p99_ms']:.2f}",
+                             str(r["errors"]["total"])])
+        parts += ["## 3. Plain requests through /api/", "",
+                  f"{http['requests']:,} GETs per run over {http['concurrency']} keep-alive client connections, "
+                  "after a warm-up; backend counters reset just before.", "",
+                  table(["Config", "Round", "200 OK", "Reached backend", "Backend connections", "per 10k",
+                         "req/s", "p50 ms", "p99 ms", "Errors"], rows), ""]
+
+    converge = ok(m, "converge")
+    if converge:
+        rows = [[str(r["vhosts"]), f"{r['first']['seconds']:.1f}", str(r["first"]["changed"]),
+                 f"{r['rerun']['seconds']:.1f}", str(r["rerun"]["changed"])] for r in converge["runs"]]
+        parts += ["## 4. Converge time", "",
+                  "ansible-playbook site.yml against a fresh container (nginx installed, not configured).", "",
+                  table(["Vhosts", "First run s", "changed", "Re-run s", "changed"], rows), ""]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def bar_labels(ax: Any, bars: Any, fmt: str) -> None:
+    for bar in bars:
+        height = bar.get_height()
+        ax.annotate(fmt.format(height), (bar.get_x() + bar.get_width() / 2, height), ha="center", va="bottom",
+                    fontsize=9, xytext=(0, 2), textcoords="offset points")
+
+
+def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], targets: dict[str, Any]) -> None:
+    seed, role = capacity["seed"], capacity["role"]
+    bars = ax_held.bar(["seed config", "role"], [max(seed["max_held"], 1), max(role["max_held"], 1)],
+                       color=[SEED_COLOR, ROLE_COLOR])
+    bar_labels(ax_held, bars, "{:,.0f}")
+    ax_held.axhline(capacity["target"], label=f"target {capacity['target']:,}", **TARGET_STYLE)
+    ax_held.set_yscale("log")
+    ax_held.set_ylim(top=capacity["target"] * 4)
+    ax_held.set_title("Concurrent WebSockets held\n(echo-verified, more is better)")
+    ax_held.legend(loc="upper left", fontsize=8)
+    if ax_mem is not None:
+        values = [seed["kib_per_websocket"] or 0, role["kib_per_websocket"] or 0]
+        bars = ax_mem.bar(["seed config", "role"], values, color=[SEED_COLOR, ROLE_COLOR])
+        bar_labels(ax_mem, bars, "{:.1f}")
+        ax_mem.axhline(targets["kib_per_websocket"], label=f"target ≤ {targets['kib_per_websocket']:g} KiB",
+                       **TARGET_STYLE)
+        ax_mem.set_ylim(0, max([*values, targets["kib_per_websocket"]]) * 1.3)
+        ax_mem.set_title("nginx RSS per held WebSocket, KiB\n(less is better)")
+        ax_mem.legend(loc="upper left", fontsize=8)
+
+
+def plot_ramp(ax: Any, capacity: dict[str, Any]) -> None:
+    for label, color in (("seed", SEED_COLOR), ("role", ROLE_COLOR)):
+        steps = capacity[label]["steps"]
+        ax.plot([s["requested"] for s in steps], [max(s["held"], 1) for s in steps], "o-", color=color,
+                label="seed config" if label == "seed" else "role", markersize=4)
+        failed = [s for s in steps if s["errors"]]
+        if failed:
+            ax.plot([s["requested"] for s in failed], [max(s["held"], 1) for s in failed], "x", color="black",
+                    markersize=10, markeredgewidth=2)
+    top = capacity["target"]
+    ax.plot([1, top], [1, top], color="#bbbbbb", linewidth=1, label="held = requested")
+    ax.axhline(top, label=f"target {top:,}", **TARGET_STYLE)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    first = min(capacity["seed"]["steps"][0]["requested"], capacity["role"]["steps"][0]["requested"])
+    ax.set_xlim(first / 1.5, top * 1.5)
+    ax.set_ylim(first / 3, top * 3)
+    ax.set_xlabel("WebSockets requested")
+    ax.set_ylabel("WebSockets held (x = errors at that step)")
+    ax.set_title("Ramp: held vs requested")
+    ax.legend(fontsize=8, loc="upper left")
+
+
+RTT_ORDER = ("direct", "seed ws", "role ws", "role wss")
+
+
+def rtt_names(rtt: dict[str, Any]) -> list[str]:
+    """Paths in reading order: the baseline first, then through nginx."""
+    return [n for n in RTT_ORDER if n in rtt["paths"]] + [n for n in rtt["paths"] if n not in RTT_ORDER]
+
+
+def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any]) -> None:
+    names = rtt_names(rtt)
+    paths = rtt["paths"]
+    x = range(len(names))
+    width = 0.38
+    colors = [DIRECT_COLOR if n == "direct" else SEED_COLOR if n.startswith("seed") else ROLE_COLOR for n in names]
+    p50 = ax.bar([i - width / 2 for i in x], [paths[n]["p50_us"] for n in names], width, color=colors,
+                 label="p50 (solid)")
+    p99 = ax.bar([i + width / 2 for i in x], [paths[n]["p99_us"] for n in names], width, color=colors, alpha=0.45,
+                 hatch="//", label="p99 (hatched)")
+    bar_labels(ax, p50, "{:.0f}")
+    bar_labels(ax, p99, "{:.0f}")
+    direct = paths["direct"]
+    ax.axhline(direct["p50_us"] * targets["rtt_p50_ratio"], label=f"p50 target {targets['rtt_p50_ratio']:g}x direct",
+               **TARGET_STYLE)
+    ax.axhline(direct["p99_us"] * targets["rtt_p99_ratio"], label=f"p99 target {targets['rtt_p99_ratio']:g}x direct",
+               color=TARGET_STYLE["color"], linestyle=":", linewidth=1.5)
+    ax.set_xticks(list(x), names)
+    ax.set_ylabel("µs")
+    ax.set_ylim(0, max(paths[n]["p99_us"] for n in [*names, "direct"]) * 1.55)
+    ax.set_title("Round trip, 640-byte binary frame\n(less is better)")
+    ax.legend(fontsize=8, loc="upper left")
+
+
+def plot_http(ax_conn: Any, ax_rps: Any | None, http: dict[str, Any], targets: dict[str, Any]) -> None:
+    seed, role = http["seed"], http["role"]
+    values = [max(seed["backend_connections_per_10k"], 1), max(role["backend_connections_per_10k"], 1)]
+    bars = ax_conn.bar(["seed config", "role"], values, color=[SEED_COLOR, ROLE_COLOR])
+    bar_labels(ax_conn, bars, "{:,.0f}")
+    ax_conn.axhline(targets["backend_connections_per_10k"],
+                    label=f"target ≤ {targets['backend_connections_per_10k']}", **TARGET_STYLE)
+    ax_conn.set_yscale("log")
+    ax_conn.set_ylim(0.5, 10000 * 5)
+    ax_conn.set_title("Backend connections opened\nper 10,000 plain requests (less is better)")
+    ax_conn.legend(fontsize=8, loc="upper right")
+    if ax_rps is not None:
+        bars = ax_rps.bar(["seed config", "role"], [seed["requests_per_s"], role["requests_per_s"]],
+                          color=[SEED_COLOR, ROLE_COLOR])
+        bar_labels(ax_rps, bars, "{:,.0f}")
+        ax_rps.set_ylim(0, max(seed["requests_per_s"], role["requests_per_s"]) * 1.25)
+        ax_rps.set_title("Plain /api/ requests per second\n(more is better)")
+
+
+def plot_converge(ax: Any, converge: dict[str, Any], targets: dict[str, Any]) -> None:
+    runs = converge["runs"]
+    labels = [f"{r['vhosts']} vhost{'s' if r['vhosts'] > 1 else ''}" for r in runs]
+    x = range(len(runs))
+    width = 0.38
+    first = ax.bar([i - width / 2 for i in x], [r["first"]["seconds"] for r in runs], width, color="#9dc3e6",
+                   label="first run")
+    again = ax.bar([i + width / 2 for i in x], [r["rerun"]["seconds"] for r in runs], width, color=ROLE_COLOR,
+                   label="idempotent re-run")
+    bar_labels(ax, first, "{:.0f} s")
+    bar_labels(ax, again, "{:.0f} s")
+    limit = targets["idempotent_100_vhosts_s"]
+    hundred = [i for i, r in enumerate(runs) if r["vhosts"] == 100]
+    if hundred:  # the target is about the re-run of 100 vhosts only: drawn over that group alone
+        ax.hlines(limit, hundred[0] - 0.5, hundred[0] + 0.5, label=f"target: re-run of 100 vhosts ≤ {limit:g} s",
+                  colors=TARGET_STYLE["color"], linestyles="--", linewidth=2)
+    else:
+        ax.plot([], [], " ", label=f"(target: re-run of 100 vhosts ≤ {limit:g} s; not in this run)")
+    ax.set_xticks(list(x), labels)
+    ax.set_ylabel("seconds")
+    ax.set_ylim(0, max([r["first"]["seconds"] for r in runs] + [targets["idempotent_100_vhosts_s"]]) * 1.25)
+    ax.set_title("ansible-playbook site.yml (less is better)")
+    ax.legend(fontsize=8, loc="upper left")
+
+
+def write_plots(results: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.axisbelow": True})
+    m, targets = results["measurements"], results["targets"]
+    written: list[str] = []
+    title = (f"wsproxy.nginx benchmark ({results['profile']} run), {results['machine']['cpus']} CPUs, "
+             f"nginx {results['machine'].get('nginx', '?')}: seed config vs the role")
+
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name)
+        plt.close(fig)
+        written.append(name)
+
+    capacity, rtt, http, converge = (ok(m, n) for n in ("capacity", "rtt", "http", "converge"))
+    if capacity:
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+        plot_ramp(axes[0], capacity)
+        plot_capacity(axes[1], axes[2], capacity, targets)
+        fig.suptitle("1. Concurrent proxied WebSockets", fontweight="bold")
+        save(fig, "capacity.png")
+    if rtt:
+        fig, ax = plt.subplots(figsize=(8, 4.8))
+        plot_rtt(ax, rtt, targets)
+        fig.suptitle("2. Latency", fontweight="bold")
+        save(fig, "rtt.png")
+    if http:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+        plot_http(axes[0], axes[1], http, targets)
+        fig.suptitle("3. Plain requests through /api/", fontweight="bold")
+        save(fig, "http.png")
+    if converge:
+        fig, ax = plt.subplots(figsize=(8, 4.8))
+        plot_converge(ax, converge, targets)
+        fig.suptitle("4. Converge time", fontweight="bold")
+        save(fig, "converge.png")
+    panels = [p for p in (capacity, rtt, http, converge) if p]
+    if panels:
+        fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+        flat = list(axes.flat)
+        if capacity:
+            plot_capacity(flat[0], None, capacity, targets)
+        if rtt:
+            plot_rtt(flat[1], rtt, targets)
+        if http:
+            plot_http(flat[2], None, http, targets)
+        if converge:
+            plot_converge(flat[3], converge, targets)
+        for ax, present in zip(flat, (capacity, rtt, http, converge)):
+            if not present:
+                ax.axis("off")
+                ax.text(0.5, 0.5, "not measured in this run", ha="center", va="center", color="#888888")
+        fig.suptitle(title, fontweight="bold")
+        save(fig, "summary.png")
+    return written
+
+
+def write_all(results: dict[str, Any], out: Path) -> None:
+    for stale in ("summary.png", "capacity.png", "rtt.png", "http.png", "converge.png"):
+        (out / stale).unlink(missing_ok=True)
+    plots = write_plots(results, out)
+    (out / "results.md").write_text(markdown(results, plots) + "\n")
