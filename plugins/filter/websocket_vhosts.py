@@ -24,19 +24,50 @@ description:
     V(default)); V(listen) (a port or a list of ports; default 443 with V(tls), else 80); V(default_server)
     (bool, default false); V(tls) (V(certificate) and V(certificate_key), absolute paths, required;
     V(http2) bool, default true); V(locations) (a non-empty list; required)."
-  - "Input, per location: V(path) (prefix, default V(/api/)); V(backend) (required); V(websocket) (bool, default true);
+  - "Input, per location: V(path) (prefix, default V(/api/)); V(backend) (required: a backend as
+    P(wsproxy.nginx.proxy_target#filter) takes it, or a non-empty list of them, the servers of one upstream, to
+    spread load or to pass the ~28,000 ports one source/destination address pair allows; the items of a list share
+    one scheme and one URI part, are not https and not repeated); V(websocket) (bool, default true);
     V(websocket_endpoints) (endpoint names, default none); V(read_timeout), V(send_timeout), V(connect_timeout)
     (default from O(defaults))."
   - "A location with V(websocket_endpoints) becomes two, in this order: a regex location (V(~), from
     P(wsproxy.nginx.ws_path_regex#filter), WebSocket, backend without URI part) and a plain prefix location at
     V(path) (not WebSocket). Without endpoints it is one prefix location, WebSocket or not as V(websocket) says."
+  - "How a location reaches its backend, first rule that applies. B(Dynamic): O(defaults.resolver) is not empty and
+    the backend is one DNS name (not an IP address, not a unix socket, not V(localhost) or V(*.localhost): nginx's
+    resolver asks DNS only, never /etc/hosts). V(proxy_pass) is V($wsproxy_backend) and V(proxy_pass_variable) the
+    value to C(set) it to, so nginx resolves the name at run time and again once the answer is older than
+    O(defaults.resolver_valid): a recreated container with a new address is found without a reload, and a name that
+    does not resolve yet does not stop nginx from starting. A dynamic backend with a URI part is refused (with a
+    variable nginx replaces the whole request URI by it). No upstream keepalive for dynamic backends. A literal
+    C(proxy_pass) to the same host and port anywhere in nginx's http context (a hand-written vhost) defines an
+    upstream that nginx prefers to the resolver: the name is then never re-resolved."
+  - "B(Upstream): the backend is a list, or O(defaults.upstream_keepalive) > 0 and the backend is http with an
+    explicit port or a unix socket. V(proxy_pass) is V(http://<upstream name><URI part>); the vhost's V(upstreams)
+    hold the block with V(keepalive). A list is never dynamic: its host names are resolved when nginx loads the
+    config. B(Direct): anything else (https, which would need proxy_ssl_name in an upstream; keepalive 0; a backend
+    with a scheme and no port, which may name an C(upstream {}) block of your own): V(proxy_pass) as written."
+  - "Upstream names are V(wsproxy_) followed by the vhost name with every character outside V([A-Za-z0-9_])
+    replaced by V(_), then V(_<n>) (V(n) from 1, in order of first use; locations of one vhost with the same servers
+    share one block). A vhost whose name would give V(wsproxy_snippet_...) gets V(wsproxy_vhost_...) instead, so
+    its upstreams never meet those of P(wsproxy.nginx.websocket_snippets#filter). Two vhosts whose names differ
+    only in characters that become V(_) (V(api.x), V(api-x)), or in letter case, are refused when both have
+    upstreams: nginx would refuse the duplicate upstream."
   - "Last, for every vhost, nginx's location selection (P(wsproxy.nginx.location_match#filter)) must send every
     WebSocket URI (each endpoint under its path, or the path of a WebSocket prefix location) to a WebSocket location;
     otherwise the error names the URI and the location that would capture it."
   - "Output, per vhost: V(name), V(server_names) (list), V(listen) (list of dicts V(port), V(ssl), V(default_server)),
     V(tls) (V(certificate), V(certificate_key), V(http2), V(source); or V(None)), V(locations) (in the order to write
     them; dicts V(modifier), V(path), V(proxy_pass), V(websocket), V(read_timeout), V(send_timeout),
-    V(connect_timeout), V(source)), V(websocket_uris) (list) and V(source) (the variable path of the vhost)."
+    V(connect_timeout), V(source), V(upstream) (name or V(None)), V(dynamic) (bool), V(proxy_pass_variable) (string
+    or V(None)), V(resolver) and V(resolver_valid) (always V(None) here: a vhost's resolver is in its server block)),
+    V(websocket_uris) (list), V(upstreams) (list of dicts V(name), V(servers) (V(host:port), V([v6]:port) or
+    V(unix:/path)), V(keepalive) (0 when only a list asked for the block: write no keepalive line), V(source) (the
+    first backend that uses it)), V(resolver) (list, or V(None) when O(defaults.resolver) is empty), V(resolver_valid)
+    and V(source) (the variable path of the vhost)."
+  - "The templates write, per upstream before the server block, C(upstream NAME { server S; ... keepalive N; }); in
+    the server block C(resolver R1 R2 valid=T;) when V(resolver) is set; in a dynamic location
+    C(set $wsproxy_backend \"VALUE\";) before C(proxy_pass $wsproxy_backend;)."
 positional: _input, defaults, name
 options:
   _input:
@@ -45,10 +76,36 @@ options:
     elements: dict
     required: true
   defaults:
-    description: The role-wide timeouts, a dict with V(read_timeout), V(send_timeout) and V(connect_timeout).
-      Errors about them name C(websocket_proxy_read_timeout) and so on (the O(name) without its C(vhosts) suffix).
+    description: The role-wide settings. Errors about them name C(websocket_proxy_read_timeout) and so on (the O(name)
+      without its C(vhosts) suffix).
     type: dict
     required: true
+    suboptions:
+      read_timeout:
+        description: Default read timeout of a location (a duration, see P(wsproxy.nginx.nginx_duration#filter)).
+        required: true
+      send_timeout:
+        description: Default send timeout of a location.
+        required: true
+      connect_timeout:
+        description: Default connect timeout of a location.
+        required: true
+      upstream_keepalive:
+        description: Idle backend connections each nginx worker keeps per upstream block (0-10000); 0 writes upstream
+          blocks only for list backends, without keepalive. Left out, 0, as before this key existed; the role passes
+          C(websocket_proxy_upstream_keepalive).
+        type: int
+        default: 0
+      resolver:
+        description: DNS servers for dynamic backends, each an IPv4 address, a bracketed IPv6 address or a host name
+          (resolved once, when nginx loads the config), optionally with V(:port); for Docker service names
+          V(['127.0.0.11']). Empty, no backend is dynamic.
+        type: list
+        elements: str
+        default: []
+      resolver_valid:
+        description: How long nginx keeps a resolved address before asking again (whole seconds, not zero).
+        default: 10s
   name:
     description: The variable path named in error messages.
     type: str
@@ -62,19 +119,38 @@ EXAMPLES = r"""
       {{ websocket_proxy_vhosts | wsproxy.nginx.websocket_vhosts({
            'read_timeout': websocket_proxy_read_timeout,
            'send_timeout': websocket_proxy_send_timeout,
-           'connect_timeout': websocket_proxy_connect_timeout}) }}
+           'connect_timeout': websocket_proxy_connect_timeout,
+           'upstream_keepalive': websocket_proxy_upstream_keepalive,
+           'resolver': websocket_proxy_resolver,
+           'resolver_valid': websocket_proxy_resolver_valid}) }}
 
 # [{'name': 'api-calls', 'server_names': ['api-calls.example.com'],
 #   'listen': [{'port': 80, 'ssl': False, 'default_server': False}], 'tls': None,
 #   'locations': [{'modifier': '~', 'path': '^/api/(?:frontend-audio|call-events)(?:/|$)',
 #                  'proxy_pass': 'http://localhost:5006', 'websocket': True, 'read_timeout': '1d',
-#                  'send_timeout': '1d', 'connect_timeout': '1m', 'source': 'websocket_proxy_vhosts[0].locations[0]'},
+#                  'send_timeout': '1d', 'connect_timeout': '1m', 'source': 'websocket_proxy_vhosts[0].locations[0]',
+#                  'upstream': None, 'dynamic': False, 'proxy_pass_variable': None, 'resolver': None,
+#                  'resolver_valid': None},
 #                 {'modifier': '', 'path': '/api/', 'proxy_pass': 'http://localhost:5006', 'websocket': False, ...}],
-#   'websocket_uris': ['/api/frontend-audio', '/api/call-events'], 'source': 'websocket_proxy_vhosts[0]'}]
+#   'websocket_uris': ['/api/frontend-audio', '/api/call-events'], 'upstreams': [], 'resolver': None,
+#   'resolver_valid': '10s', 'source': 'websocket_proxy_vhosts[0]'}]
 normalised: >-
   {{ [{'server_name': 'api-calls.example.com', 'name': 'api-calls',
        'locations': [{'backend': 'localhost:5006', 'websocket_endpoints': ['frontend-audio', 'call-events']}]}]
      | wsproxy.nginx.websocket_vhosts({'read_timeout': '24h', 'send_timeout': '24h', 'connect_timeout': '60s'}) }}
+
+# With upstream keepalive, a list backend and a Docker service name re-resolved at run time:
+#   locations[0]: proxy_pass 'http://wsproxy_api_calls_1', upstream 'wsproxy_api_calls_1'
+#   locations[1]: proxy_pass '$wsproxy_backend', dynamic True, proxy_pass_variable 'http://events:5007'
+#   upstreams: [{'name': 'wsproxy_api_calls_1', 'servers': ['calls-1:5006', 'calls-2:5006'], 'keepalive': 32,
+#                'source': 'websocket_proxy_vhosts[0].locations[0].backend'}]
+#   resolver: ['127.0.0.11'], resolver_valid: '10s'
+scaled: >-
+  {{ [{'server_name': 'api-calls.example.com', 'name': 'api-calls',
+       'locations': [{'backend': ['calls-1:5006', 'calls-2:5006']},
+                     {'path': '/events/', 'backend': 'events:5007'}]}]
+     | wsproxy.nginx.websocket_vhosts({'read_timeout': '24h', 'send_timeout': '24h', 'connect_timeout': '60s',
+                                       'upstream_keepalive': 32, 'resolver': ['127.0.0.11']}) }}
 """
 
 RETURN = r"""

@@ -5,18 +5,40 @@
 Every string is validated by the functions of this package, every combination nginx would
 refuse or silently resolve in a surprising way is refused, and finally nginx's own location
 selection proves that every WebSocket endpoint URI reaches a WebSocket-capable location.
+
+How a location reaches its backend (decided by :func:`_route`, in this order):
+
+* dynamic: ``resolver`` is set and the backend is one DNS name (not an IP address, not a unix
+  socket, not ``localhost``). proxy_pass is written with a variable (``set $wsproxy_backend
+  "http://calls-backend:5006"; proxy_pass $wsproxy_backend;``), so nginx resolves the name at run
+  time with the resolver and re-resolves it when the answer is older than ``resolver_valid``: a
+  recreated container with a new address is found without a reload. A URI part is refused: with
+  a variable, nginx replaces the whole request URI by it. nginx looks the name up among the
+  http context's upstreams first, and a literal ``proxy_pass http://calls-backend:5006`` anywhere
+  in that context (a hand-written vhost) makes one, statically resolved: then the resolver is
+  never asked. Nothing the normalisers write makes one while a resolver is set.
+* upstream: the backend is a list (several servers), or ``upstream_keepalive`` > 0 and the
+  backend is a unix socket or http with an explicit port. proxy_pass names an ``upstream {}``
+  block (``http://wsproxy_api_calls_1``) that holds ``keepalive N`` (none when N is 0), so plain
+  requests reuse backend connections. Locations of one vhost with the same servers share one
+  block. A list is never dynamic: nginx resolves its names once, when it loads the config.
+* direct: anything else (https, ``upstream_keepalive`` 0, or a backend given with a scheme and
+  no port, which may name an ``upstream {}`` block of the user's own): proxy_pass as written.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.duration import nginx_duration
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.duration import duration_ms, nginx_duration
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.locations import describe, routing_problems
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import proxy_target
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import validate_token
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import ProxyTarget, parse_proxy_target
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import syntax_hint, validate_token
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.ws_regex import (
     endpoint_uris,
     validate_endpoints,
@@ -35,8 +57,40 @@ LOCATION_KEYS = (
     "connect_timeout",
 )
 TIMEOUT_KEYS = ("read_timeout", "send_timeout", "connect_timeout")
+OPTIONAL_DEFAULT_KEYS = ("upstream_keepalive", "resolver", "resolver_valid")
+DEFAULT_KEYS = TIMEOUT_KEYS + OPTIONAL_DEFAULT_KEYS
 DEFAULT_PATH = "/api/"
 PORT_ACCEPTED = "an integer 1-65535 or a list of them"
+
+#: upstream_keepalive when the defaults leave it out: 0, the behaviour before the key existed
+#: (the role passes websocket_proxy_upstream_keepalive, whose default is 32).
+UPSTREAM_KEEPALIVE_ABSENT = 0
+#: nginx sets aside about 150 bytes per keepalive slot in every upstream block, in every worker,
+#: whether the slot is ever used or not ('keepalive 2147483647' fails with a 326 GB malloc).
+UPSTREAM_KEEPALIVE_MAX = 10_000
+KEEPALIVE_ACCEPTED = f"an integer 0-{UPSTREAM_KEEPALIVE_MAX}, idle connections kept per nginx worker; 0 turns it off"
+RESOLVER_VALID_ABSENT = "10s"
+RESOLVER_ACCEPTED = (
+    "an IPv4 address, a bracketed IPv6 address or a host name, each optionally with :port, "
+    "e.g. '127.0.0.11' (Docker's embedded DNS), '10.0.0.2:53' or '[::1]'"
+)
+
+#: The nginx variable a dynamic location sets and proxies to.
+BACKEND_VARIABLE = "$wsproxy_backend"
+
+_RESOLVER_LABEL_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_UPSTREAM_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_]")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The role-wide settings, validated. ``prefix`` turns a key into the role variable that errors name."""
+
+    timeouts: Mapping[str, str]
+    upstream_keepalive: int
+    resolver: tuple[str, ...]
+    resolver_valid: str
+    prefix: str
 
 
 def _mapping(value: object, where: str, what: str) -> Mapping[str, Any]:
@@ -99,18 +153,114 @@ def default_vhost_name(server_name: str) -> str:
     return name.lstrip(".")
 
 
-def _defaults(defaults: object, name: str) -> dict[str, str]:
-    """Validate the role-wide timeouts. Errors name the role variable they come from:
-    'websocket_proxy_read_timeout' when ``name`` is 'websocket_proxy_vhosts'."""
-    prefix = name[: -len("vhosts")] if name.endswith("_vhosts") else f"{name} defaults."
-    values = _mapping(defaults, f"{prefix}*", f"a dict with {', '.join(TIMEOUT_KEYS)}")
-    _keys(values, TIMEOUT_KEYS, f"{prefix}*")
-    result = {}
+def _defaults_prefix(name: str) -> str:
+    """'websocket_proxy_vhosts' -> 'websocket_proxy_' (so errors name the role variable), else 'name defaults.'."""
+    for suffix in ("vhosts", "snippets"):
+        if name.endswith(f"_{suffix}"):
+            return name[: -len(suffix)]
+    return f"{name} defaults."
+
+
+def _keepalive(value: object, where: str) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UPSTREAM_KEEPALIVE_MAX:
+        raise ConfigError(
+            f"{where}: {value!r} is not a number of upstream keepalive connections ({KEEPALIVE_ACCEPTED})"
+        )
+    return value
+
+
+def is_resolver_address(value: str) -> bool:
+    """IPv4[:port], [IPv6][:port] or host.name[:port]: one token nginx's resolver directive takes as an address
+    (never a parameter such as valid=, which holds '=')."""
+    host, port = value, ""
+    if value.startswith("["):
+        close = value.find("]")
+        if close < 0:
+            return False
+        host, rest = value[: close + 1], value[close + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                return False
+            port = rest[1:]
+            if not port:
+                return False
+        inner = host[1:-1]
+        if not re.fullmatch(r"[0-9A-Fa-f:.]+", inner):
+            return False
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            return False
+    else:
+        host, colon, port = value.partition(":")
+        if colon and not port:
+            return False
+        if len(host) > 253:
+            return False
+        labels = host.split(".")
+        if not all(_RESOLVER_LABEL_RE.fullmatch(label) for label in labels):
+            return False
+        if all(label.isdigit() for label in labels):
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                return False
+    if port:
+        return port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535
+    return True
+
+
+def _resolver(value: object, where: str) -> tuple[str, ...]:
+    items = _list(value, where, f"a list of resolver addresses ({RESOLVER_ACCEPTED})")
+    result: list[str] = []
+    for index, item in enumerate(items):
+        label = f"{where}[{index}]"
+        if not isinstance(item, str):
+            raise ConfigError(f"{label}: {item!r} is not a string ({RESOLVER_ACCEPTED})")
+        if not is_resolver_address(item):
+            raise ConfigError(f"{label}: {item!r} is not a resolver address ({RESOLVER_ACCEPTED}){syntax_hint(item)}")
+        if item.lower() in (r.lower() for r in result):
+            raise ConfigError(f"{label}: {item!r} is listed twice")
+        result.append(item)
+    return tuple(result)
+
+
+def _resolver_valid(value: object, where: str) -> str:
+    valid = nginx_duration(value, where)
+    if duration_ms(value, where) % 1000:
+        raise ConfigError(
+            f"{where}: {value!r} is not a whole number of seconds, which the resolver's valid= parameter "
+            f"requires (nginx refuses 'ms' there); e.g. '10s', '1m' or 30"
+        )
+    return valid
+
+
+def parse_defaults(defaults: object, name: str) -> Defaults:
+    """Validate the role-wide settings. Errors name the role variable they come from:
+    'websocket_proxy_read_timeout' when ``name`` is 'websocket_proxy_vhosts' or 'websocket_proxy_snippets'."""
+    prefix = _defaults_prefix(name)
+    values = _mapping(
+        defaults,
+        f"{prefix}*",
+        f"a dict with {', '.join(TIMEOUT_KEYS)} and optionally {', '.join(OPTIONAL_DEFAULT_KEYS)}",
+    )
+    _keys(values, DEFAULT_KEYS, f"{prefix}*")
+    timeouts = {}
     for key in TIMEOUT_KEYS:
         if key not in values:
             raise ConfigError(f"{prefix}{key}: missing (a duration is required)")
-        result[key] = nginx_duration(values[key], f"{prefix}{key}")
-    return result
+        timeouts[key] = nginx_duration(values[key], f"{prefix}{key}")
+    return Defaults(
+        timeouts=timeouts,
+        upstream_keepalive=_keepalive(
+            values.get("upstream_keepalive", UPSTREAM_KEEPALIVE_ABSENT), f"{prefix}upstream_keepalive"
+        ),
+        resolver=_resolver(values.get("resolver", []), f"{prefix}resolver"),
+        resolver_valid=_resolver_valid(values.get("resolver_valid", RESOLVER_VALID_ABSENT), f"{prefix}resolver_valid"),
+        prefix=prefix,
+    )
 
 
 def _tls(value: object, where: str) -> dict[str, Any] | None:
@@ -128,7 +278,108 @@ def _tls(value: object, where: str) -> dict[str, Any] | None:
     return result
 
 
-def _locations(value: object, where: str, timeouts: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+BACKEND_EXAMPLES = "e.g. 'localhost:5006', 'http://calls-backend:5006' or ['calls-1:5006', 'calls-2:5006']"
+
+
+def _server_key(address: str) -> str:
+    """Host names compare without letter case (as DNS does); socket paths are file names and keep it."""
+    return address if address.startswith("unix:") else address.lower()
+
+
+def _backends(value: object, where: str, allow_uri: bool) -> tuple[list[ProxyTarget], bool]:
+    """A backend or a non-empty list of them (the servers of one upstream): the parsed targets, and
+    whether a list was given."""
+    if isinstance(value, str):
+        return [parse_proxy_target(value, where, allow_uri)], False
+    if isinstance(value, bytes) or not isinstance(value, Sequence):
+        raise ConfigError(f"{where}: {value!r} is not a backend or a non-empty list of backends ({BACKEND_EXAMPLES})")
+    if not value:
+        raise ConfigError(f"{where}: the list is empty (give a backend or a non-empty list of backends)")
+    targets: list[ProxyTarget] = []
+    for index, item in enumerate(value):
+        label = f"{where}[{index}]"
+        target = parse_proxy_target(item, label, allow_uri)
+        if targets:
+            first = targets[0]
+            if target.scheme != first.scheme:
+                raise ConfigError(
+                    f"{label}: {item!r} is {target.scheme} but {where}[0] {value[0]!r} is {first.scheme}; "
+                    f"the servers of one upstream share one proxy_pass, so give them all the same scheme"
+                )
+            if target.uri != first.uri:
+                raise ConfigError(
+                    f"{label}: {item!r} has the URI part {target.uri or 'none'!r} but {where}[0] {value[0]!r} has "
+                    f"{first.uri or 'none'!r}; the servers of one upstream share one proxy_pass, so give them all "
+                    f"the same URI part (or none)"
+                )
+        for other, seen in enumerate(targets):
+            if _server_key(seen.address) == _server_key(target.address):
+                raise ConfigError(
+                    f"{label}: {item!r} is listed twice (the same server as {where}[{other}] {value[other]!r})"
+                )
+        targets.append(target)
+    if targets[0].scheme == "https":
+        raise ConfigError(
+            f"{where}: {list(value)!r} is a list of https backends; a list becomes an nginx upstream block, and "
+            f"an https upstream needs proxy_ssl_name (and proxy_ssl_server_name) to send and check the backend's "
+            f"own server name instead of the upstream's, which this role does not write; give a single https "
+            f"backend instead"
+        )
+    return targets, True
+
+
+def _is_dns_name(target: ProxyTarget) -> bool:
+    """A host name that DNS answers for: not a unix socket, not an IP address, not localhost (nginx's
+    resolver asks DNS only, never /etc/hosts, and localhost names always mean this machine)."""
+    if target.unix_path is not None or target.host is None:
+        return False
+    try:
+        ipaddress.ip_address(target.host)
+        return False
+    except ValueError:
+        pass
+    host = target.host.lower().rstrip(".")
+    return host != "localhost" and not host.endswith(".localhost")
+
+
+def _route(
+    targets: list[ProxyTarget], is_list: bool, raw: object, where: str, path: str, settings: Defaults, snippet: bool
+) -> dict[str, Any]:
+    """How the location reaches its backend (see the module docstring). ``_servers`` is set for an
+    upstream; :func:`assign_upstreams` turns it into the upstream's name."""
+    first = targets[0]
+    route: dict[str, Any] = {
+        "proxy_pass": first.proxy_pass,
+        "dynamic": False,
+        "proxy_pass_variable": None,
+        "resolver": None,
+        "resolver_valid": None,
+        "_servers": None,
+    }
+    if settings.resolver and not is_list and _is_dns_name(first):
+        if first.uri:
+            raise ConfigError(
+                f"{where}: {raw!r} has a URI part {first.uri!r}, but with {settings.prefix}resolver "
+                f"set the host {first.host!r} is resolved at run time, so proxy_pass is written with a variable, "
+                f"and then nginx replaces the whole request URI by the URI part (every request under {path} would "
+                f"reach the backend as exactly {first.uri!r}); remove the URI part (the backend then sees the "
+                f"request URI unchanged) or leave {settings.prefix}resolver empty"
+            )
+        route.update(proxy_pass=BACKEND_VARIABLE, dynamic=True, proxy_pass_variable=first.proxy_pass)
+        if snippet:  # the user's server block owns the server-level resolver; a location may have its own
+            route.update(resolver=list(settings.resolver), resolver_valid=settings.resolver_valid)
+        return route
+    keepalive_ok = first.scheme == "http" and (first.unix_path is not None or first.explicit_port)
+    if is_list or (settings.upstream_keepalive > 0 and keepalive_ok):
+        route["_servers"] = [target.address for target in targets]
+    return route
+
+
+def normalise_locations(
+    value: object, where: str, settings: Defaults, snippet: bool = False
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The locations of one vhost (or snippet, which gets its resolver per dynamic location) in the order to
+    write them, and the WebSocket URIs they must serve. Locations keep a ``_servers`` key for assign_upstreams."""
     items = _list(value, where, "a list of locations")
     if not items:
         raise ConfigError(f"{where}: the list is empty; give at least one location with a backend")
@@ -141,7 +392,7 @@ def _locations(value: object, where: str, timeouts: Mapping[str, str]) -> tuple[
         _keys(location, LOCATION_KEYS, source)
         path = validate_token(location.get("path", DEFAULT_PATH), "location_path", f"{source}.path")
         if "backend" not in location:
-            raise ConfigError(f"{source}.backend: missing (e.g. 'localhost:5006' or 'http://calls-backend:5006')")
+            raise ConfigError(f"{source}.backend: missing ({BACKEND_EXAMPLES})")
         backend = location["backend"]
         websocket = _bool(location.get("websocket", True), f"{source}.websocket")
         endpoints_raw = location.get("websocket_endpoints")
@@ -154,41 +405,117 @@ def _locations(value: object, where: str, timeouts: Mapping[str, str]) -> tuple[
                 f"{source}.websocket is false; remove one of them"
             )
         times = {
-            key: nginx_duration(location[key], f"{source}.{key}") if key in location else timeouts[key]
+            key: nginx_duration(location[key], f"{source}.{key}") if key in location else settings.timeouts[key]
             for key in TIMEOUT_KEYS
         }
-        entries = []
+        entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
         prefix_websocket = websocket
         if endpoints:
-            entries.append(
-                {
-                    "modifier": "~",
-                    "path": ws_path_regex(endpoints, path, f"{source}.websocket_endpoints"),
-                    "proxy_pass": proxy_target(backend, f"{source}.backend", allow_uri=False),
-                    "websocket": True,
-                }
-            )
+            regex = ws_path_regex(endpoints, path, f"{source}.websocket_endpoints")
+            targets, is_list = _backends(backend, f"{source}.backend", allow_uri=False)
+            route = _route(targets, is_list, backend, f"{source}.backend", regex, settings, snippet)
+            entries.append(({"modifier": "~", "path": regex, "websocket": True}, route))
             uris.extend(endpoint_uris(endpoints, path))
             prefix_websocket = False  # the regex serves the endpoints; the prefix is plain
         elif websocket:
             uris.append(path)
-        proxy_pass = proxy_target(backend, f"{source}.backend")
-        entries.append({"modifier": "", "path": path, "proxy_pass": proxy_pass, "websocket": prefix_websocket})
-        for entry in entries:
-            entry.update(times)
-            entry["source"] = source
+        targets, is_list = _backends(backend, f"{source}.backend", allow_uri=True)
+        route = _route(targets, is_list, backend, f"{source}.backend", path, settings, snippet)
+        entries.append(({"modifier": "", "path": path, "websocket": prefix_websocket}, route))
+        for head, entry_route in entries:
+            # Keys in the order the template reads them; assign_upstreams fills in "upstream" from "_servers".
+            entry = {
+                "modifier": head["modifier"],
+                "path": head["path"],
+                "proxy_pass": entry_route.pop("proxy_pass"),
+                "websocket": head["websocket"],
+                **times,
+                "source": source,
+                "upstream": None,
+                **entry_route,
+            }
             key = (entry["modifier"], entry["path"])
             if key in seen:
                 raise ConfigError(
                     f"{source}: location {describe(entry)!r} is already defined by {seen[key]} "
-                    f"(each location may appear once in a vhost)"
+                    f"(each location may appear once in a {'snippet' if snippet else 'vhost'})"
                 )
             seen[key] = source
             result.append(entry)
     return result, uris
 
 
-def _vhost(value: object, where: str, timeouts: Mapping[str, str]) -> dict[str, Any]:
+def upstream_base(prefix: str, name: str) -> str:
+    """``prefix`` + the name with every character outside [A-Za-z0-9_] replaced by '_': plain identifiers
+    that read as the role's own in nginx's logs, never as a backend's DNS name.
+
+    A vhost whose name would start the base with 'wsproxy_snippet_' gets 'wsproxy_vhost_' instead, so
+    vhost and snippet upstreams (made by two filters, living in one nginx namespace) never meet.
+    """
+    safe = _UPSTREAM_UNSAFE_RE.sub("_", name)
+    if prefix == "wsproxy_" and safe.lower().startswith("snippet_"):
+        prefix = "wsproxy_vhost_"
+    return f"{prefix}{safe}"
+
+
+def assign_upstreams(locations: list[dict[str, Any]], base: str, keepalive: int) -> list[dict[str, Any]]:
+    """Name one upstream per distinct server list (``base_1``, ``base_2``, ... in order of first use), point
+    each location's proxy_pass at it, and return the upstreams. Removes the locations' ``_servers``."""
+    upstreams: list[dict[str, Any]] = []
+    by_servers: dict[tuple[str, ...], dict[str, Any]] = {}
+    for location in locations:
+        servers = location.pop("_servers")
+        if servers is None:
+            location["upstream"] = None
+            continue
+        key = tuple(sorted(_server_key(server) for server in servers))
+        upstream = by_servers.get(key)
+        if upstream is None:
+            upstream = {
+                "name": f"{base}_{len(upstreams) + 1}",
+                "servers": list(servers),
+                "keepalive": keepalive,
+                "source": f"{location['source']}.backend",
+            }
+            by_servers[key] = upstream
+            upstreams.append(upstream)
+        # The URI part is the same for every server of the list: take it from the direct proxy_pass.
+        uri = _uri_part(location["proxy_pass"])
+        location["proxy_pass"] = f"http://{upstream['name']}{uri}"
+        location["upstream"] = upstream["name"]
+    return upstreams
+
+
+def _uri_part(proxy_pass: str) -> str:
+    """The URI part of a proxy_pass value this module wrote: after 'scheme://host[:port]' or the socket's ':'."""
+    rest = proxy_pass.split("://", 1)[1]
+    if rest.startswith("unix:"):
+        _, colon, uri = rest[5:].partition(":")
+        return uri if colon else ""
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else ""
+
+
+def check_upstream_bases(items: list[dict[str, Any]], base_of: Mapping[str, str], what: str) -> None:
+    """Two vhosts (or snippets) whose names differ only in characters that become '_' would write the same
+    upstream names, which nginx refuses (duplicate upstream); nginx compares them without letter case."""
+    seen: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if not item["upstreams"]:
+            continue
+        base = base_of[item["source"]]
+        other = seen.get(base.lower())
+        if other is not None:
+            raise ConfigError(
+                f"{item['source']}.name: {item['name']!r} gives the nginx upstream names {base}_<n>, as "
+                f"{other['name']!r} ({other['source']}) does (upstream names keep only letters, digits and '_', "
+                f"other characters become '_', and nginx ignores letter case there); set name on one of the two "
+                f"{what} so that they differ in a letter or digit"
+            )
+        seen[base.lower()] = item
+
+
+def _vhost(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any], str]:
     vhost = _mapping(value, where, "a dict with server_name, locations, ...")
     _keys(vhost, VHOST_KEYS, where)
 
@@ -228,7 +555,9 @@ def _vhost(value: object, where: str, timeouts: Mapping[str, str]) -> dict[str, 
 
     if "locations" not in vhost:
         raise ConfigError(f"{where}.locations: missing (a non-empty list of locations)")
-    locations, uris = _locations(vhost["locations"], f"{where}.locations", timeouts)
+    locations, uris = normalise_locations(vhost["locations"], f"{where}.locations", settings)
+    base = upstream_base("wsproxy_", name)
+    upstreams = assign_upstreams(locations, base, settings.upstream_keepalive)
     problems = routing_problems(locations, [(uri, True) for uri in uris], f"{where}.locations")
     if problems:
         raise ConfigError("; ".join(problems))
@@ -240,8 +569,11 @@ def _vhost(value: object, where: str, timeouts: Mapping[str, str]) -> dict[str, 
         "tls": tls,
         "locations": locations,
         "websocket_uris": uris,
+        "upstreams": upstreams,
+        "resolver": list(settings.resolver) or None,
+        "resolver_valid": settings.resolver_valid,
         "source": where,
-    }
+    }, base
 
 
 def _across(vhosts: list[dict[str, Any]]) -> None:
@@ -295,8 +627,13 @@ def _across(vhosts: list[dict[str, Any]]) -> None:
 
 def websocket_vhosts(vhosts: object, defaults: object, name: str = "websocket_proxy_vhosts") -> list[dict[str, Any]]:
     """Validate and normalise the role's vhosts; see the filter's documentation for both schemas."""
-    timeouts = _defaults(defaults, name)
+    settings = parse_defaults(defaults, name)
     items = _list(vhosts, name, "a list of vhosts")
-    result = [_vhost(item, f"{name}[{index}]", timeouts) for index, item in enumerate(items)]
+    result = []
+    bases = {}
+    for index, item in enumerate(items):
+        vhost, bases[f"{name}[{index}]"] = _vhost(item, f"{name}[{index}]", settings)
+        result.append(vhost)
     _across(result)
+    check_upstream_bases(result, bases, "vhosts")
     return result

@@ -1,4 +1,5 @@
-"""websocket_vhosts: the normalised schema, defaults, expansion of endpoints, and every refusal."""
+"""websocket_vhosts: the normalised schema, defaults, expansion of endpoints, upstreams, dynamic backends,
+and every refusal."""
 
 from __future__ import annotations
 
@@ -43,9 +44,17 @@ def test_seed_layout() -> None:
                     "send_timeout": "1d",
                     "connect_timeout": "1m",
                     "source": f"{V}[0].locations[0]",
+                    "upstream": None,
+                    "dynamic": False,
+                    "proxy_pass_variable": None,
+                    "resolver": None,
+                    "resolver_valid": None,
                 }
             ],
             "websocket_uris": ["/api/"],
+            "upstreams": [],
+            "resolver": None,
+            "resolver_valid": "10s",
             "source": f"{V}[0]",
         }
     ]
@@ -70,7 +79,17 @@ def test_alternative_layout_with_tls() -> None:
         "http2": True,
         "source": f"{V}[0].tls",
     }
-    common = {"read_timeout": "1h", "send_timeout": "1d", "connect_timeout": "1m", "source": f"{V}[0].locations[0]"}
+    common = {
+        "read_timeout": "1h",
+        "send_timeout": "1d",
+        "connect_timeout": "1m",
+        "source": f"{V}[0].locations[0]",
+        "upstream": None,
+        "dynamic": False,
+        "proxy_pass_variable": None,
+        "resolver": None,
+        "resolver_valid": None,
+    }
     assert result["locations"] == [
         {
             "modifier": "~",
@@ -314,3 +333,372 @@ def test_defaults_error_with_another_name() -> None:
 def test_filter_checks_its_arguments() -> None:
     with pytest.raises(AnsibleFilterError, match="name must be a string"):
         FILTER([], DEFAULTS, name=None)
+
+
+# --- upstreams (keepalive, list backends), resolver and dynamic backends ---------------------------------------
+
+KEEPALIVE = {**DEFAULTS, "upstream_keepalive": 32}
+
+
+def location(vhost: dict[str, Any], index: int) -> dict[str, Any]:
+    return vhost["locations"][index]
+
+
+def test_keepalive_puts_the_seed_behind_an_upstream() -> None:
+    [vhost] = websocket_vhosts([seed()], KEEPALIVE)
+    assert vhost["upstreams"] == [
+        {
+            "name": "wsproxy_api_calls_1",
+            "servers": ["localhost:5006"],
+            "keepalive": 32,
+            "source": f"{V}[0].locations[0].backend",
+        }
+    ]
+    assert location(vhost, 0)["proxy_pass"] == "http://wsproxy_api_calls_1"
+    assert location(vhost, 0)["upstream"] == "wsproxy_api_calls_1"
+    assert location(vhost, 0)["dynamic"] is False
+    assert vhost["resolver"] is None
+    assert vhost["resolver_valid"] == "10s"
+
+
+def test_locations_with_the_same_servers_share_one_upstream() -> None:
+    vhost = seed(
+        name="api-calls.example.com",
+        locations=[
+            {"backend": "127.0.0.1:5006", "websocket_endpoints": ["frontend-audio"]},
+            {"path": "/events/", "backend": "http://127.0.0.1:5006/stream/"},
+            {"path": "/pool/", "backend": ["b:2", "B:1"], "websocket": False},
+            {"path": "/pool2/", "backend": ["ws://b:1", "b:2"]},
+            {"path": "/sock/", "backend": "unix:/run/app.sock:/base/"},
+            {"path": "/v6/", "backend": "[::1]:5006"},
+        ],
+    )
+    [result] = FILTER([vhost], KEEPALIVE)
+    base = "wsproxy_api_calls_example_com"
+    assert [(u["name"], u["servers"], u["source"]) for u in result["upstreams"]] == [
+        (f"{base}_1", ["127.0.0.1:5006"], f"{V}[0].locations[0].backend"),
+        (f"{base}_2", ["b:2", "B:1"], f"{V}[0].locations[2].backend"),
+        (f"{base}_3", ["unix:/run/app.sock"], f"{V}[0].locations[4].backend"),
+        (f"{base}_4", ["[::1]:5006"], f"{V}[0].locations[5].backend"),
+    ]
+    assert [(loc["path"], loc["proxy_pass"], loc["upstream"]) for loc in result["locations"]] == [
+        ("^/api/(?:frontend-audio)(?:/|$)", f"http://{base}_1", f"{base}_1"),
+        ("/api/", f"http://{base}_1", f"{base}_1"),
+        ("/events/", f"http://{base}_1/stream/", f"{base}_1"),  # the URI part stays on proxy_pass
+        ("/pool/", f"http://{base}_2", f"{base}_2"),
+        ("/pool2/", f"http://{base}_2", f"{base}_2"),  # the same servers in another order and case
+        ("/sock/", f"http://{base}_3/base/", f"{base}_3"),
+        ("/v6/", f"http://{base}_4", f"{base}_4"),
+    ]
+
+
+def test_direct_backends_stay_as_written() -> None:
+    vhost = seed(
+        locations=[
+            {"path": "/tls/", "backend": "https://10.0.0.5:8443"},  # an https upstream would need proxy_ssl_name
+            {"path": "/named/", "backend": "http://my-upstream"},  # no port: may name the user's own upstream block
+            {"path": "/wss/", "backend": "wss://calls-backend"},
+        ]
+    )
+    [result] = websocket_vhosts([vhost], {**KEEPALIVE, "upstream_keepalive": "64"})
+    assert result["upstreams"] == []
+    assert [(loc["proxy_pass"], loc["upstream"]) for loc in result["locations"]] == [
+        ("https://10.0.0.5:8443", None),
+        ("http://my-upstream", None),
+        ("https://calls-backend", None),
+    ]
+
+
+def test_keepalive_zero_writes_upstreams_for_lists_only() -> None:
+    vhost = seed(locations=[{"backend": ["b:1", "c:1"]}, {"path": "/one/", "backend": "b:1"}])
+    [result] = websocket_vhosts([vhost], {**DEFAULTS, "upstream_keepalive": 0})
+    assert result["upstreams"] == [
+        {
+            "name": "wsproxy_api_calls_1",
+            "servers": ["b:1", "c:1"],
+            "keepalive": 0,
+            "source": f"{V}[0].locations[0].backend",
+        }
+    ]
+    assert location(result, 1)["proxy_pass"] == "http://b:1"
+    assert location(result, 1)["upstream"] is None
+
+
+def test_a_list_of_one_is_an_upstream_and_scheme_without_port_is_port_80() -> None:
+    [result] = websocket_vhosts([seed(locations=[{"backend": ["http://b"]}])], DEFAULTS)
+    assert result["upstreams"][0]["servers"] == ["b:80"]
+    assert location(result, 0)["proxy_pass"] == "http://wsproxy_api_calls_1"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("api-calls", "wsproxy_api_calls_1"),
+        ("api_calls.example.com", "wsproxy_api_calls_example_com_1"),
+        ("API.Example", "wsproxy_API_Example_1"),
+        # would start like a snippet's upstream (wsproxy_snippet_...): vhosts give way
+        ("snippet.example.com", "wsproxy_vhost_snippet_example_com_1"),
+        ("Snippet_x", "wsproxy_vhost_Snippet_x_1"),
+        ("snippets", "wsproxy_snippets_1"),
+    ],
+)
+def test_upstream_names(name: str, expected: str) -> None:
+    [result] = websocket_vhosts([seed(name=name)], KEEPALIVE)
+    assert result["upstreams"][0]["name"] == expected
+
+
+def test_names_that_differ_only_in_mapped_characters_are_fine_without_upstreams() -> None:
+    vhosts = [seed(name="api.x"), seed(name="api-x", server_name="b.example.com")]
+    assert [v["upstreams"] for v in websocket_vhosts(vhosts, DEFAULTS)] == [[], []]
+    # one of them with upstreams is fine too
+    vhosts[1]["locations"] = [{"backend": ["b:1", "b:2"]}]
+    assert [len(v["upstreams"]) for v in websocket_vhosts(vhosts, DEFAULTS)] == [0, 1]
+
+
+def test_resolver_makes_dns_names_dynamic() -> None:
+    vhost = seed(
+        locations=[
+            {"backend": "calls-backend:5006", "websocket_endpoints": ["frontend-audio"]},
+            {"path": "/https/", "backend": "wss://calls-backend:8443"},
+            {"path": "/noport/", "backend": "http://calls-backend"},
+            {"path": "/ip/", "backend": "10.0.0.5:5006"},
+            {"path": "/v6/", "backend": "[fd00::5]:5006"},
+            {"path": "/local/", "backend": "localhost:5006"},
+            {"path": "/local2/", "backend": "app.localhost:5006"},
+            {"path": "/sock/", "backend": "unix:/run/app.sock"},
+            {"path": "/list/", "backend": ["calls-1:5006", "calls-2:5006"]},
+        ]
+    )
+    defaults = {**KEEPALIVE, "resolver": ["127.0.0.11", "[::1]:53", "dns.example.com"], "resolver_valid": 90}
+    [result] = websocket_vhosts([vhost], defaults)
+    assert result["resolver"] == ["127.0.0.11", "[::1]:53", "dns.example.com"]
+    assert result["resolver_valid"] == "1m30s"
+    dynamic = [
+        (loc["path"], loc["proxy_pass"], loc["proxy_pass_variable"]) for loc in result["locations"] if loc["dynamic"]
+    ]
+    assert dynamic == [
+        ("^/api/(?:frontend-audio)(?:/|$)", "$wsproxy_backend", "http://calls-backend:5006"),
+        ("/api/", "$wsproxy_backend", "http://calls-backend:5006"),
+        ("/https/", "$wsproxy_backend", "https://calls-backend:8443"),
+        ("/noport/", "$wsproxy_backend", "http://calls-backend"),
+    ]
+    for loc in result["locations"]:
+        assert loc["resolver"] is None and loc["resolver_valid"] is None  # the vhost's server block has it
+        if loc["dynamic"]:
+            assert loc["upstream"] is None
+        else:
+            assert loc["proxy_pass_variable"] is None
+            assert loc["upstream"] is not None  # IP, localhost, unix socket, list: a static upstream
+    assert [u["servers"] for u in result["upstreams"]] == [
+        ["10.0.0.5:5006"],
+        ["[fd00::5]:5006"],
+        ["localhost:5006"],
+        ["app.localhost:5006"],
+        ["unix:/run/app.sock"],
+        ["calls-1:5006", "calls-2:5006"],
+    ]
+
+
+def test_resolver_without_keepalive() -> None:
+    vhost = seed(locations=[{"backend": "calls-backend:5006"}, {"path": "/ip/", "backend": "127.0.0.1:1"}])
+    [result] = websocket_vhosts([vhost], {**DEFAULTS, "resolver": ["127.0.0.11"]})
+    assert location(result, 0)["dynamic"] is True
+    assert (location(result, 1)["dynamic"], location(result, 1)["proxy_pass"]) == (False, "http://127.0.0.1:1")
+    assert result["upstreams"] == []
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.11", "10.0.0.2:53", "[::1]", "[2001:db8::1]:5353", "dns.example.com", "dns_1:53", "localhost"]
+)
+def test_resolver_addresses_accepted(address: str) -> None:
+    [result] = websocket_vhosts([seed()], {**DEFAULTS, "resolver": [address]})
+    assert result["resolver"] == [address]
+
+
+def test_empty_resolver_is_none() -> None:
+    [result] = websocket_vhosts([seed()], {**DEFAULTS, "resolver": [], "resolver_valid": "1m"})
+    assert (result["resolver"], result["resolver_valid"]) == (None, "1m")
+
+
+L0 = f"{V}[0].locations[0]"
+BAD_UPSTREAMS: list[tuple[Any, dict[str, Any], str]] = [
+    (
+        [seed(locations=[{"backend": []}])],
+        DEFAULTS,
+        f"{L0}.backend: the list is empty (give a backend or a non-empty list of backends)",
+    ),
+    (
+        [seed(locations=[{"backend": 5006}])],
+        DEFAULTS,
+        f"{L0}.backend: 5006 is not a backend or a non-empty list of backends (e.g. 'localhost:5006'",
+    ),
+    (
+        [seed(locations=[{"backend": {"host": "b"}}])],
+        DEFAULTS,
+        f"{L0}.backend: {{'host': 'b'}} is not a backend or a non-empty list of backends",
+    ),
+    ([seed(locations=[{"backend": ["b:1", 2]}])], DEFAULTS, f"{L0}.backend[1]: 2 is not a string ("),
+    ([seed(locations=[{"backend": ["b:1", "c:1;"]}])], DEFAULTS, f"{L0}.backend[1]: 'c:1;' is not a valid backend"),
+    (
+        [seed(locations=[{"backend": ["b:1/x/", "c:1/y/"]}])],
+        DEFAULTS,
+        f"{L0}.backend[1]: 'c:1/y/' has the URI part '/y/' but {L0}.backend[0] 'b:1/x/' has '/x/'; the servers of "
+        f"one upstream share one proxy_pass, so give them all the same URI part (or none)",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", "c:1/"]}])],
+        DEFAULTS,
+        f"{L0}.backend[1]: 'c:1/' has the URI part '/' but {L0}.backend[0] 'b:1' has 'none'",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", "https://c:1"]}])],
+        DEFAULTS,
+        f"{L0}.backend[1]: 'https://c:1' is https but {L0}.backend[0] 'b:1' is http; the servers of one upstream "
+        f"share one proxy_pass, so give them all the same scheme",
+    ),
+    (
+        [seed(locations=[{"backend": ["https://b:1", "wss://c:1"]}])],
+        DEFAULTS,
+        f"{L0}.backend: ['https://b:1', 'wss://c:1'] is a list of https backends; a list becomes an nginx upstream "
+        f"block, and an https upstream needs proxy_ssl_name",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", "c:1", "http://B:1"]}])],
+        DEFAULTS,
+        f"{L0}.backend[2]: 'http://B:1' is listed twice (the same server as {L0}.backend[0] 'b:1')",
+    ),
+    (
+        [seed(locations=[{"backend": ["unix:/run/a.sock", "http://unix:/run/a.sock:"]}])],
+        DEFAULTS,
+        f"{L0}.backend[1]: 'http://unix:/run/a.sock:' is listed twice",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", "c:1/x/"], "websocket_endpoints": ["x"]}])],
+        DEFAULTS,
+        f"{L0}.backend[1]: 'c:1/x/' has a URI part '/x/', but this backend serves a regex location",
+    ),
+    (
+        [seed(locations=[{"backend": "http://calls-backend:5006/base/"}])],
+        {**DEFAULTS, "resolver": ["127.0.0.11"]},
+        f"{L0}.backend: 'http://calls-backend:5006/base/' has a URI part '/base/', but with websocket_proxy_resolver "
+        f"set the host 'calls-backend' is resolved at run time, so proxy_pass is written with a variable, and then "
+        f"nginx replaces the whole request URI by the URI part (every request under /api/ would reach the backend "
+        f"as exactly '/base/'); remove the URI part (the backend then sees the request URI unchanged) or leave "
+        f"websocket_proxy_resolver empty",
+    ),
+    (
+        [seed(name="api.x"), seed(name="api-x", server_name="b.example.com")],
+        KEEPALIVE,
+        f"{V}[1].name: 'api-x' gives the nginx upstream names wsproxy_api_x_<n>, as 'api.x' ({V}[0]) does "
+        f"(upstream names keep only letters, digits and '_', other characters become '_', and nginx ignores letter "
+        f"case there); set name on one of the two vhosts so that they differ in a letter or digit",
+    ),
+    (
+        [seed(name="Api_X"), seed(name="api-x", server_name="b.example.com")],
+        KEEPALIVE,
+        f"{V}[1].name: 'api-x' gives the nginx upstream names wsproxy_api_x_<n>, as 'Api_X' ({V}[0]) does",
+    ),
+    (
+        [seed(name="snippet.a"), seed(name="vhost_snippet-a", server_name="b.example.com")],
+        KEEPALIVE,
+        f"{V}[1].name: 'vhost_snippet-a' gives the nginx upstream names wsproxy_vhost_snippet_a_<n>, as 'snippet.a'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("vhosts", "defaults", "message"), BAD_UPSTREAMS, ids=[str(i) for i in range(len(BAD_UPSTREAMS))]
+)
+def test_rejected_backends_and_upstreams(vhosts: Any, defaults: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        websocket_vhosts(vhosts, defaults)
+    assert str(caught.value).startswith(message)
+    with pytest.raises(AnsibleFilterError) as filtered:
+        FILTER(vhosts, defaults)
+    assert str(filtered.value) == str(caught.value)
+
+
+RA = "(an IPv4 address, a bracketed IPv6 address or a host name, each optionally with :port"
+KA = "(an integer 0-10000, idle connections kept per nginx worker; 0 turns it off)"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"upstream_keepalive": -1},
+            f"websocket_proxy_upstream_keepalive: -1 is not a number of upstream keepalive connections {KA}",
+        ),
+        ({"upstream_keepalive": 10001}, "websocket_proxy_upstream_keepalive: 10001 is not a number"),
+        ({"upstream_keepalive": True}, "websocket_proxy_upstream_keepalive: True is not a number"),
+        ({"upstream_keepalive": 1.5}, "websocket_proxy_upstream_keepalive: 1.5 is not a number"),
+        ({"upstream_keepalive": "32;"}, "websocket_proxy_upstream_keepalive: '32;' is not a number"),
+        ({"upstream_keepalive": None}, "websocket_proxy_upstream_keepalive: None is not a number"),
+        (
+            {"resolver": "127.0.0.11"},
+            f"websocket_proxy_resolver: '127.0.0.11' is not a list of resolver addresses {RA}",
+        ),
+        ({"resolver": None}, "websocket_proxy_resolver: None is not a list of resolver addresses"),
+        ({"resolver": [53]}, f"websocket_proxy_resolver[0]: 53 is not a string {RA}"),
+        (
+            {"resolver": ["127.0.0.11", "127.0.0.1 valid=1s"]},
+            f"websocket_proxy_resolver[1]: '127.0.0.1 valid=1s' is not a resolver address {RA}, e.g. '127.0.0.11' "
+            f"(Docker's embedded DNS), '10.0.0.2:53' or '[::1]'); ' ' at position 9 is nginx syntax",
+        ),
+        ({"resolver": ["valid=1s"]}, "websocket_proxy_resolver[0]: 'valid=1s' is not a resolver address"),
+        ({"resolver": ["ipv6=off"]}, "websocket_proxy_resolver[0]: 'ipv6=off' is not a resolver address"),
+        ({"resolver": ["::1"]}, "websocket_proxy_resolver[0]: '::1' is not a resolver address"),
+        ({"resolver": ["[::1"]}, "websocket_proxy_resolver[0]: '[::1' is not a resolver address"),
+        ({"resolver": ["[::1]53"]}, "websocket_proxy_resolver[0]: '[::1]53' is not a resolver address"),
+        ({"resolver": ["[::1]:"]}, "websocket_proxy_resolver[0]: '[::1]:' is not a resolver address"),
+        ({"resolver": ["[fe80::1%eth0]"]}, "websocket_proxy_resolver[0]: '[fe80::1%eth0]' is not a resolver address"),
+        ({"resolver": ["[not:v6]"]}, "websocket_proxy_resolver[0]: '[not:v6]' is not a resolver address"),
+        ({"resolver": ["1.2.3"]}, "websocket_proxy_resolver[0]: '1.2.3' is not a resolver address"),
+        ({"resolver": ["10.0.0.1:0"]}, "websocket_proxy_resolver[0]: '10.0.0.1:0' is not a resolver address"),
+        ({"resolver": ["10.0.0.1:65536"]}, "websocket_proxy_resolver[0]: '10.0.0.1:65536' is not a resolver address"),
+        ({"resolver": ["10.0.0.1:"]}, "websocket_proxy_resolver[0]: '10.0.0.1:' is not a resolver address"),
+        ({"resolver": ["a..b"]}, "websocket_proxy_resolver[0]: 'a..b' is not a resolver address"),
+        ({"resolver": ["dns;"]}, "websocket_proxy_resolver[0]: 'dns;' is not a resolver address"),
+        ({"resolver": [""]}, "websocket_proxy_resolver[0]: '' is not a resolver address"),
+        ({"resolver": ["Dns.x", "dns.X"]}, "websocket_proxy_resolver[1]: 'dns.X' is listed twice"),
+        (
+            {"resolver_valid": "500ms"},
+            "websocket_proxy_resolver_valid: '500ms' is not a whole number of seconds, which the resolver's valid= "
+            "parameter requires (nginx refuses 'ms' there)",
+        ),
+        ({"resolver_valid": 1.5}, "websocket_proxy_resolver_valid: 1.5 is not a whole number of seconds"),
+        ({"resolver_valid": 0}, "websocket_proxy_resolver_valid: 0 is zero"),
+        ({"resolver_valid": "10 s"}, "websocket_proxy_resolver_valid: '10 s' is not a duration"),
+        (
+            {"resolver_timeout": "5s"},
+            "websocket_proxy_*: unknown key 'resolver_timeout' (accepted keys: read_timeout, "
+            "send_timeout, connect_timeout, upstream_keepalive, resolver, resolver_valid)",
+        ),
+    ],
+)
+def test_rejected_new_defaults(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        websocket_vhosts([seed()], {**DEFAULTS, **extra})
+    assert str(caught.value).startswith(message)
+
+
+def test_new_defaults_errors_with_another_name() -> None:
+    with pytest.raises(ConfigError, match=r"^vh defaults\.resolver\[0\]: 'x y' is not a resolver address"):
+        websocket_vhosts([], {**DEFAULTS, "resolver": ["x y"]}, name="vh")
+
+
+def test_defaults_type_message_lists_the_optional_keys() -> None:
+    with pytest.raises(ConfigError) as caught:
+        websocket_vhosts([], [])
+    assert str(caught.value) == (
+        "websocket_proxy_*: [] is not a dict with read_timeout, send_timeout, connect_timeout and optionally "
+        "upstream_keepalive, resolver, resolver_valid"
+    )
+
+
+def test_socket_paths_keep_their_letter_case() -> None:
+    [result] = websocket_vhosts([seed(locations=[{"backend": ["unix:/run/A.sock", "unix:/run/a.sock"]}])], DEFAULTS)
+    assert result["upstreams"][0]["servers"] == ["unix:/run/A.sock", "unix:/run/a.sock"]
+    vhost = seed(locations=[{"backend": "unix:/run/A.sock"}, {"path": "/b/", "backend": "unix:/run/a.sock"}])
+    [result] = websocket_vhosts([vhost], KEEPALIVE)
+    assert [u["servers"] for u in result["upstreams"]] == [["unix:/run/A.sock"], ["unix:/run/a.sock"]]

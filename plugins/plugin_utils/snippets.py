@@ -1,0 +1,91 @@
+# Copyright: wsproxy.nginx contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""websocket_proxy_snippets: snippet mode, for hosts whose server blocks are hand-written.
+
+Each snippet becomes a file of location blocks that the user's own server block includes
+(``include snippets/websocket_proxy_<name>.conf;``), plus upstream blocks that the role writes
+into the http context (conf.d), because nginx refuses ``upstream`` inside ``server``.
+
+The locations take the schema of a vhost's locations and are normalised, checked and routed
+exactly as :mod:`vhosts` does it. Two differences, both because the server block is not ours:
+
+* no server-level ``resolver``: a dynamic location (see :mod:`vhosts`) carries the resolver
+  itself (``resolver`` is valid in location context), so it works whether or not the user's
+  server block has one;
+* upstream names are ``wsproxy_snippet_<name>_<n>``; a vhost's never start that way.
+
+The routing check covers the snippet's own locations only: a location of the user's server
+block could still capture a WebSocket URI (nginx refuses an exact duplicate, so ``nginx -t``
+catches the case of the same location written twice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.locations import routing_problems
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import validate_token
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import (
+    Defaults,
+    _keys,
+    _list,
+    _mapping,
+    assign_upstreams,
+    check_upstream_bases,
+    normalise_locations,
+    parse_defaults,
+    upstream_base,
+)
+
+SNIPPET_KEYS = ("name", "locations")
+
+
+def _snippet(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any], str]:
+    snippet = _mapping(value, where, "a dict with name and locations")
+    _keys(snippet, SNIPPET_KEYS, where)
+    if "name" not in snippet:
+        raise ConfigError(
+            f"{where}.name: missing (a file stem, e.g. 'api-calls': the role writes "
+            f"snippets/websocket_proxy_<name>.conf)"
+        )
+    name = validate_token(snippet["name"], "name", f"{where}.name")
+    if "locations" not in snippet:
+        raise ConfigError(f"{where}.locations: missing (a non-empty list of locations)")
+    locations, uris = normalise_locations(snippet["locations"], f"{where}.locations", settings, snippet=True)
+    base = upstream_base("wsproxy_snippet_", name)
+    upstreams = assign_upstreams(locations, base, settings.upstream_keepalive)
+    problems = routing_problems(locations, [(uri, True) for uri in uris], f"{where}.locations")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return {
+        "name": name,
+        "locations": locations,
+        "upstreams": upstreams,
+        "websocket_uris": uris,
+        "source": where,
+    }, base
+
+
+def websocket_snippets(
+    snippets: object, defaults: object, name: str = "websocket_proxy_snippets"
+) -> list[dict[str, Any]]:
+    """Validate and normalise the role's snippets; see the filter's documentation for both schemas."""
+    settings = parse_defaults(defaults, name)
+    items = _list(snippets, name, "a list of snippets")
+    result: list[dict[str, Any]] = []
+    bases: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for index, item in enumerate(items):
+        where = f"{name}[{index}]"
+        snippet, bases[where] = _snippet(item, where, settings)
+        key = snippet["name"].lower()
+        if key in names:
+            raise ConfigError(
+                f"{where}.name: {snippet['name']!r} is already the name of {names[key]}; each snippet needs its "
+                f"own file name"
+            )
+        names[key] = where
+        result.append(snippet)
+    check_upstream_bases(result, bases, "snippets")
+    return result

@@ -1,0 +1,373 @@
+"""Upstreams, keepalive and dynamic backends against real nginx.
+
+The normalisers' output (websocket_vhosts, websocket_snippets) is written the way the role's templates write it
+(``render_vhost``, ``render_snippet``: upstream blocks in the http context, ``resolver`` in the server block or in
+a snippet's location, ``set $wsproxy_backend`` for a dynamic location) and nginx is the judge:
+
+- upstream keepalive: 200 sequential requests through nginx open a handful of backend connections, through a
+  plain location and through a WebSocket location alike; without keepalive they open one each;
+- a dynamic backend: nginx loads a config whose backend name does not resolve (while the static form fails
+  ``nginx -t``), and follows a DNS change of the name without a reload;
+- snippet mode: the location file included in a hand-written server block, the upstreams in the http context.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.snippets import websocket_snippets
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
+from nginx_helpers import Client, assert_nginx_accepts, assert_nginx_refuses, free_port, running_nginx
+
+DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
+REQUESTS = 200
+
+# The role's maps (templates/websocket_map.conf.j2): "Connection" is empty unless a WebSocket upgrade is asked for.
+MAPS = """\
+    map $http_upgrade $wsproxy_upgrade {
+        default "";
+        "~*^websocket$" websocket;
+    }
+    map $http_upgrade $connection_upgrade {
+        default "";
+        "~*^websocket$" upgrade;
+    }
+"""
+
+
+def render_upstreams(upstreams: list[dict[str, Any]]) -> str:
+    """What the templates write in the http context: one block per upstream, no keepalive line for 0."""
+    blocks = []
+    for upstream in upstreams:
+        servers = "".join(f"        server {server};\n" for server in upstream["servers"])
+        keepalive = f"        keepalive {upstream['keepalive']};\n" if upstream["keepalive"] else ""
+        blocks.append(f"    upstream {upstream['name']} {{\n{servers}{keepalive}    }}\n")
+    return "".join(blocks)
+
+
+def render_location(location: dict[str, Any]) -> str:
+    """A location as templates/location.conf.j2 writes it, reduced to what upstreams and resolvers touch."""
+    modifier = f"{location['modifier']} " if location["modifier"] else ""
+    lines = [f"        location {modifier}{location['path']} {{"]
+    if location["resolver"]:
+        lines.append(f"            resolver {' '.join(location['resolver'])} valid={location['resolver_valid']};")
+    if location["proxy_pass_variable"]:
+        lines.append(f'            set $wsproxy_backend "{location["proxy_pass_variable"]}";')
+    lines.append(f"            proxy_pass {location['proxy_pass']};")
+    lines.append("            proxy_http_version 1.1;")
+    if location["websocket"]:
+        lines.append("            proxy_set_header Upgrade $wsproxy_upgrade;")
+        lines.append("            proxy_set_header Connection $connection_upgrade;")
+    else:
+        lines.append('            proxy_set_header Connection "";')
+    lines.append("            proxy_set_header Host $host;")
+    lines.append(f"            proxy_connect_timeout {location['connect_timeout']};")
+    lines.append("        }")
+    return "\n".join(lines) + "\n"
+
+
+def render_vhost(vhost: dict[str, Any], port: int) -> str:
+    server = [
+        f"    server {{\n        listen 127.0.0.1:{port};\n        server_name {' '.join(vhost['server_names'])};\n"
+    ]
+    if vhost["resolver"]:
+        server.append(f"        resolver {' '.join(vhost['resolver'])} valid={vhost['resolver_valid']};\n")
+    server.extend(render_location(location) for location in vhost["locations"])
+    server.append("    }\n")
+    return render_upstreams(vhost["upstreams"]) + "".join(server)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # persistent connections
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.connections += 1  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:
+        body = self.server.answer or self.path.encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def backend(host: str = "127.0.0.1", port: int = 0, answer: bytes = b"ok") -> Iterator[ThreadingHTTPServer]:
+    """A stdlib HTTP/1.1 backend that counts the TCP connections it accepts (``server.connections``) and answers
+    ``answer`` (or, when it is empty, the request URI it received)."""
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.daemon_threads = True
+    server.connections = 0  # type: ignore[attr-defined]
+    server.lock = threading.Lock()  # type: ignore[attr-defined]
+    server.answer = answer  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_upstream_keepalive_reuses_backend_connections(tmp_path: Path) -> None:
+    with backend() as kept, backend() as kept_ws, backend() as unkept:
+        a, b, c = (s.server_address[1] for s in (kept, kept_ws, unkept))
+        [with_keepalive] = websocket_vhosts(
+            [
+                {
+                    "server_name": "keep.test",
+                    "locations": [
+                        {"path": "/plain/", "backend": f"127.0.0.1:{a}", "websocket": False},
+                        {"path": "/ws/", "backend": f"127.0.0.1:{b}"},
+                    ],
+                }
+            ],
+            {**DEFAULTS, "upstream_keepalive": 32},
+        )
+        # Without keepalive: the same backend form proxied directly (as before upstream_keepalive existed) and
+        # a list backend, whose upstream block then has no keepalive line.
+        [without] = websocket_vhosts(
+            [
+                {
+                    "server_name": "nokeep.test",
+                    "locations": [
+                        {"path": "/plain/", "backend": f"127.0.0.1:{c}", "websocket": False},
+                        {"path": "/list/", "backend": [f"127.0.0.1:{c}"], "websocket": False},
+                    ],
+                }
+            ],
+            {**DEFAULTS, "upstream_keepalive": 0},
+        )
+        assert [u["keepalive"] for u in with_keepalive["upstreams"]] == [32, 32]
+        assert [loc["upstream"] for loc in without["locations"]] == [None, "wsproxy_nokeep_test_1"]
+        assert without["upstreams"][0]["keepalive"] == 0
+        port = free_port()
+        http = MAPS + render_vhost(with_keepalive, port) + render_vhost(without, port)
+        with running_nginx(tmp_path, http, port), Client(port) as client:
+            counts = {}
+            for host, path, server in [
+                ("keep.test", "/plain/x", kept),
+                ("keep.test", "/ws/x", kept_ws),  # a plain request through a WebSocket location
+                ("nokeep.test", "/plain/x", unkept),
+                ("nokeep.test", "/list/x", unkept),
+            ]:
+                before = server.connections
+                for _ in range(REQUESTS):
+                    status, _, body = client.get(path, host=host)
+                    assert (status, body) == (200, b"ok")
+                counts[f"{host}{path}"] = server.connections - before
+        assert counts["keep.test/plain/x"] <= 10, counts
+        assert counts["keep.test/ws/x"] <= 10, counts
+        assert counts["nokeep.test/plain/x"] >= REQUESTS * 0.9, counts
+        assert counts["nokeep.test/list/x"] >= REQUESTS * 0.9, counts
+
+
+def test_dynamic_backend_is_not_resolved_when_nginx_loads(tmp_path: Path) -> None:
+    vhosts = [
+        {"server_name": "dyn.test", "locations": [{"backend": "nope.invalid:5006", "websocket_endpoints": ["x"]}]}
+    ]
+    [dynamic] = websocket_vhosts(vhosts, {**DEFAULTS, "upstream_keepalive": 32, "resolver": ["127.0.0.1:1"]})
+    assert [loc["dynamic"] for loc in dynamic["locations"]] == [True, True]
+    assert dynamic["upstreams"] == []
+    assert_nginx_accepts(tmp_path, MAPS + render_vhost(dynamic, free_port()))
+    # The same backend without a resolver: nginx resolves the name when it loads the config, and fails.
+    [static] = websocket_vhosts(vhosts, {**DEFAULTS, "upstream_keepalive": 32})
+    assert_nginx_refuses(tmp_path, MAPS + render_vhost(static, free_port()), 'host not found in upstream "nope.invalid')
+    [direct] = websocket_vhosts(vhosts, DEFAULTS)
+    assert_nginx_refuses(tmp_path, MAPS + render_vhost(direct, free_port()), 'host not found in upstream "nope.invalid')
+
+
+def test_why_a_dynamic_backend_may_not_have_a_uri_part(tmp_path: Path) -> None:
+    """With a variable, nginx passes the request URI unchanged when the value has no URI part, but replaces the
+    whole request URI when it has one; a literal proxy_pass replaces only the location prefix. So the normaliser
+    refuses a URI part on a dynamic backend (the variable form is written by hand here, IP literal, no resolver)."""
+    with backend(answer=b"") as app:
+        target = f"http://127.0.0.1:{app.server_address[1]}"
+        port = free_port()
+        http = (
+            f"    server {{\n        listen 127.0.0.1:{port};\n"
+            f'        location /plain/ {{ set $b "{target}"; proxy_pass $b; }}\n'
+            f'        location /uri/ {{ set $b "{target}/base/"; proxy_pass $b; }}\n'
+            f"        location /literal/ {{ proxy_pass {target}/base/; }}\n    }}\n"
+        )
+        with running_nginx(tmp_path, http, port), Client(port) as client:
+            assert client.get("/plain/a/b?q=1")[2] == b"/plain/a/b?q=1"
+            assert client.get("/uri/a/b?q=1")[2] == b"/base/"  # the whole request URI is gone
+            assert client.get("/literal/a/b?q=1")[2] == b"/base/a/b?q=1"
+
+
+class _DNS:
+    """A one-name DNS server on 127.0.0.1 (UDP): A queries for ``name`` get ``address``, anything else none."""
+
+    def __init__(self, name: str, address: str) -> None:
+        self.name = name.lower()
+        self.address = address
+        self.queries = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                query, peer = self.sock.recvfrom(512)
+            except OSError:
+                continue
+            self.sock.sendto(self._answer(query), peer)
+
+    def _answer(self, query: bytes) -> bytes:
+        labels, offset = [], 12
+        while query[offset]:
+            labels.append(query[offset + 1 : offset + 1 + query[offset]].decode())
+            offset += 1 + query[offset]
+        qtype = struct.unpack("!H", query[offset + 1 : offset + 3])[0]
+        question = query[12 : offset + 5]
+        found = ".".join(labels).lower() == self.name
+        answers = b""
+        if found and qtype == 1:  # A
+            self.queries += 1
+            answers = struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(self.address)
+        flags = 0x8180 if found else 0x8183  # response, recursion desired and available; NXDOMAIN if not ours
+        header = struct.pack("!HHHHHH", struct.unpack("!H", query[:2])[0], flags, 1, 1 if answers else 0, 0, 0)
+        return header + question + answers
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+def test_dynamic_backend_follows_a_dns_change_without_reload(tmp_path: Path) -> None:
+    """The issue's Docker case: the backend container is recreated with a new address; nginx finds it within
+    resolver_valid, with no reload. 127.0.0.2 and 127.0.0.3 play the old and the new container."""
+    port = free_port()
+    backend_port = free_port()
+    dns = _DNS("calls-backend.test", "127.0.0.2")
+    try:
+        with backend("127.0.0.2", backend_port, b"old") as old, backend("127.0.0.3", backend_port, b"new") as new:
+            [vhost] = websocket_vhosts(
+                [{"server_name": "dyn.test", "locations": [{"backend": f"calls-backend.test:{backend_port}"}]}],
+                {**DEFAULTS, "upstream_keepalive": 32, "resolver": [f"127.0.0.1:{dns.port}"], "resolver_valid": 1},
+            )
+            assert vhost["locations"][0]["proxy_pass_variable"] == f"http://calls-backend.test:{backend_port}"
+            with running_nginx(tmp_path, MAPS + render_vhost(vhost, port), port), Client(port) as client:
+                assert client.get("/api/x", host="dyn.test")[2] == b"old"
+                dns.address = "127.0.0.3"  # the container is recreated elsewhere
+                deadline = time.monotonic() + 5
+                bodies = []
+                while time.monotonic() < deadline:
+                    bodies.append(client.get("/api/x", host="dyn.test")[2])
+                    if bodies[-1] == b"new":
+                        break
+                    time.sleep(0.1)
+                assert bodies[-1] == b"new", f"nginx kept the old address: {bodies}"
+                assert old.connections >= 1 and new.connections >= 1
+                assert dns.queries >= 2
+    finally:
+        dns.close()
+
+
+def test_a_literal_proxy_pass_to_the_same_name_shadows_the_resolver(tmp_path: Path) -> None:
+    """Documented limit: nginx looks a variable's host up among the http context's upstreams before asking the
+    resolver, and a literal proxy_pass to the same host:port (a hand-written vhost) registers one, resolved when
+    nginx loads. 'localhost' stands for the name (it resolves at load from /etc/hosts; the fake DNS says .3)."""
+    backend_port = free_port()
+    dns = _DNS("localhost", "127.0.0.3")
+    try:
+        with backend("127.0.0.1", backend_port, b"static"), backend("127.0.0.3", backend_port, b"dns"):
+            for literal, expected in [("", b"dns"), (f"proxy_pass http://localhost:{backend_port};", b"static")]:
+                port = free_port()
+                http = (
+                    f"    server {{\n        listen 127.0.0.1:{port};\n"
+                    f"        resolver 127.0.0.1:{dns.port} valid=1s;\n"
+                    f'        location /dyn/ {{ set $wsproxy_backend "http://localhost:{backend_port}"; '
+                    f"proxy_pass $wsproxy_backend; }}\n"
+                    f"        location /other/ {{ {literal or 'return 204;'} }}\n    }}\n"
+                )
+                with running_nginx(tmp_path, http, port), Client(port) as client:
+                    assert client.get("/dyn/x")[2] == expected
+    finally:
+        dns.close()
+
+
+def render_snippet(snippet: dict[str, Any]) -> str:
+    return "".join(render_location(location) for location in snippet["locations"])
+
+
+def test_snippet_in_a_hand_written_server(tmp_path: Path) -> None:
+    with backend() as app:
+        [snippet] = websocket_snippets(
+            [
+                {
+                    "name": "api-calls",
+                    "locations": [
+                        {
+                            "path": "/api/",
+                            "backend": f"127.0.0.1:{app.server_address[1]}",
+                            "websocket_endpoints": ["frontend-audio"],
+                        },
+                        {"path": "/events/", "backend": "nope.invalid:5007"},  # dynamic: resolver in the location
+                    ],
+                }
+            ],
+            {**DEFAULTS, "upstream_keepalive": 16, "resolver": ["127.0.0.1:1"], "resolver_valid": "1m"},
+        )
+        include = tmp_path / "snippets" / f"websocket_proxy_{snippet['name']}.conf"
+        include.parent.mkdir(parents=True)
+        include.write_text(render_snippet(snippet))
+        port = free_port()
+        # The user's own server block: its locations, and the one include line the README tells them to add.
+        http = (
+            MAPS
+            + render_upstreams(snippet["upstreams"])
+            + f"    server {{\n        listen 127.0.0.1:{port};\n        server_name brown.test;\n"
+            f"        location /static/ {{ return 200 static; }}\n"
+            f"        include {include};\n    }}\n"
+        )
+        with running_nginx(tmp_path, http, port), Client(port) as client:
+            for _ in range(20):
+                assert client.get("/api/frontend-audio", host="brown.test")[2] == b"ok"
+                assert client.get("/api/other", host="brown.test")[2] == b"ok"
+            assert client.get("/static/x", host="brown.test")[2] == b"static"
+        assert app.connections <= 5  # one upstream, shared by the regex and the prefix location, kept alive
+
+
+def test_resolver_forms_and_long_names_in_nginx(tmp_path: Path) -> None:
+    vhosts = [
+        {
+            "server_name": f"v{i}.test",
+            "name": name,
+            "locations": [{"backend": "127.0.0.1:5006"}, {"path": "/d/", "backend": "dyn.test:5006"}],
+        }
+        for i, name in enumerate(["a" * 200, "snippet.x", "Upper.Case-name"])
+    ]
+    port = free_port()
+    for resolver, valid in [
+        (["127.0.0.1"], 90),
+        (["127.0.0.1:5353", "[::1]", "[::1]:53"], "1w"),
+        (["localhost"], "2d3h"),
+    ]:
+        result = websocket_vhosts(
+            vhosts, {**DEFAULTS, "upstream_keepalive": 10000, "resolver": resolver, "resolver_valid": valid}
+        )
+        assert_nginx_accepts(tmp_path, MAPS + "".join(render_vhost(v, port) for v in result))
