@@ -40,7 +40,7 @@ lint: venv
 	$(BIN)/yamllint --strict .
 
 unit: venv host
-	$(BIN)/pytest tests -q
+	$(BIN)/pytest tests -q -n 2
 
 molecule: venv images
 	@for s in $(SCENARIOS); do \

@@ -82,9 +82,10 @@ def test_debian_layout_sites_available_and_enabled(host):
 
 def test_websocket_location_carries_everything_the_seed_names(host):
     conf = host.file("/etc/nginx/sites-available/api-calls.conf").content_string
+    assert "upstream wsproxy_api_calls_1 {\n    server calls-backend:5006;\n    keepalive 32;\n}" in conf
     for directive in (
         "location /api/ {",
-        "proxy_pass http://calls-backend:5006;",
+        "proxy_pass http://wsproxy_api_calls_1;",
         "proxy_http_version 1.1;",
         "proxy_set_header Upgrade $wsproxy_upgrade;",
         "proxy_set_header Connection $connection_upgrade;",

@@ -76,7 +76,10 @@ def test_single_vhost_is_the_seeds_fix(tmp_path):
     vhost = files["etc/nginx/sites-available/api-calls.example.com.conf"]
     assert "listen 80;" in vhost
     assert "server_name api-calls.example.com;" in vhost
-    assert "proxy_pass http://localhost:5006;" in vhost
+    # plain requests reuse backend connections: an upstream with keepalive (websocket_proxy_upstream_keepalive)
+    assert "upstream wsproxy_api_calls_example_com_1 {\n    server localhost:5006;\n    keepalive 32;\n}" in vhost
+    assert vhost.index("upstream wsproxy_") < vhost.index("server {")
+    assert "proxy_pass http://wsproxy_api_calls_example_com_1;" in vhost
     assert "proxy_set_header Connection $connection_upgrade;" in vhost
     assert (tmp_path / "etc/nginx/sites-enabled/api-calls.example.com.conf").is_symlink()
     assert "map $http_upgrade $connection_upgrade" in files["etc/nginx/conf.d/websocket_proxy_map.conf"]
@@ -106,7 +109,8 @@ def test_several_vhosts_with_own_timeouts(tmp_path, tls):
     assert "proxy_read_timeout 1h;" in calls and "proxy_send_timeout 1d2h;" in calls
     admin = calls[calls.index("location /admin/"):]
     assert "proxy_buffering off" not in admin and 'proxy_set_header Connection "";' in admin
-    assert "proxy_pass http://unix:/run/events.sock;" in files["etc/nginx/sites-available/events.conf"]
+    events = files["etc/nginx/sites-available/events.conf"]
+    assert "server unix:/run/events.sock;" in events and "proxy_pass http://wsproxy_events_1;" in events
 
 
 def test_regex_layout_puts_the_endpoints_before_the_plain_prefix(tmp_path):
@@ -137,3 +141,51 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path):
     assert run.returncode != 0
     assert "websocket_proxy_vhosts[0].server_name" in run.stdout
     assert not (tmp_path / "etc").exists()
+
+
+def test_tls_profile_goes_into_the_server_when_nginx_conf_is_not_the_roles(tmp_path, tls):
+    files = render_and_check(tmp_path, "Debian", {
+        "websocket_proxy_manage_nginx_conf": False,
+        "websocket_proxy_vhosts": [{"server_name": "api.example.test", "tls": tls,
+                                    "locations": [{"backend": "127.0.0.1:5006"}]}]})
+    vhost = files["etc/nginx/sites-available/api.example.test.conf"]
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in vhost
+    assert "ssl_session_tickets off;" in vhost
+    assert "ECDHE-ECDSA-AES128-GCM-SHA256:" in vhost
+
+
+def test_an_injected_cipher_list_is_refused(tmp_path, tls):
+    run = render(tmp_path, "Debian", {"websocket_proxy_tls_ciphers": "HIGH; include /etc/passwd",
+                                      "websocket_proxy_vhosts": SINGLE["websocket_proxy_vhosts"]})
+    assert run.returncode != 0
+    assert "websocket_proxy_tls_ciphers" in run.stdout
+
+
+def test_upstream_keepalive_zero_proxies_straight_to_the_backend(tmp_path):
+    files = render_and_check(tmp_path, "Debian", {"websocket_proxy_upstream_keepalive": 0, **SINGLE})
+    vhost = files["etc/nginx/sites-available/api-calls.example.com.conf"]
+    assert "upstream" not in vhost
+    assert "proxy_pass http://localhost:5006;" in vhost
+
+
+def test_several_backends_share_one_upstream(tmp_path):
+    files = render_and_check(tmp_path, "Debian", {"websocket_proxy_vhosts": [
+        {"name": "calls", "server_name": "calls.example.com", "locations": [
+            {"path": "/api/", "backend": ["127.0.0.1:5006", "127.0.0.2:5006"],
+             "websocket_endpoints": ["frontend-audio"]}]}]})
+    vhost = files["etc/nginx/sites-available/calls.conf"]
+    assert vhost.count("upstream wsproxy_calls_") == 1
+    assert "server 127.0.0.1:5006;" in vhost and "server 127.0.0.2:5006;" in vhost
+    assert vhost.count("proxy_pass http://wsproxy_calls_1;") == 2
+
+
+def test_a_resolver_makes_named_backends_dynamic(tmp_path):
+    # nope.invalid does not resolve: nginx -t still passes, since nothing is resolved at load.
+    files = render_and_check(tmp_path, "Debian", {
+        "websocket_proxy_resolver": ["127.0.0.11"], "websocket_proxy_resolver_valid": "5s",
+        "websocket_proxy_vhosts": [{"name": "calls", "server_name": "calls.example.com",
+                                    "locations": [{"backend": "nope.invalid:5006"}]}]})
+    vhost = files["etc/nginx/sites-available/calls.conf"]
+    assert "resolver 127.0.0.11 valid=5s;" in vhost
+    assert 'set $wsproxy_backend "http://nope.invalid:5006";' in vhost
+    assert "proxy_pass $wsproxy_backend;" in vhost
