@@ -29,9 +29,35 @@ def verdict(met: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "-"}[met]
 
 
-def held_target(results: dict[str, Any]) -> int:
-    capacity = ok(results["measurements"], "capacity")
-    return capacity["target"] if capacity else results["targets"]["held_websockets"]
+def diagnose(side: dict[str, Any], settings: dict[str, Any] | None) -> tuple[str, str]:
+    """(short, long) reason why a ramp stopped, from what the run recorded."""
+    if not side.get("first_error_at"):
+        return "target reached", "reached the target with no error"
+    log = side.get("nginx_error_log", {}).get("counts", {})
+    last = side["steps"][-1]
+    client = {**last["open_errors"]["counts"], **last["echo_errors"]["counts"]}
+    connections = None
+    if settings and str(settings.get("worker_connections") or "").isdigit():
+        connections = int(settings["worker_connections"])
+    if any("ephemeral" in kind for kind in log):
+        return ("out of ephemeral ports to the backend",
+                "nginx ran out of local ports towards the one backend address (connect() failed, 99: Cannot "
+                "assign requested address): one source/destination address pair holds about 28,000 "
+                "connections (ip_local_port_range). Several backend addresses, or proxy_bind over several "
+                "local addresses, lift it.")
+    if connections and max(last["worker_fds"] or [0]) >= 0.9 * connections:
+        return (f"worker_connections {connections} reached",
+                f"a worker reached worker_connections ({connections}; each WebSocket takes two, the client's and "
+                "the backend's). nginx then closes accepted connections that have not sent a request yet "
+                "(\"worker_connections are not enough, reusing connections\", logged at warn, which an error_log "
+                "without a level does not show): the clients see the connection closed before any answer.")
+    if last.get("listen_overflows"):
+        return ("accept queue overflowed",
+                f"the kernel dropped {last['listen_overflows']:,} connection attempts because nginx's accept "
+                "queue (listen backlog) was full: nginx did not accept as fast as clients arrived.")
+    if any("timeout" in kind for kind in client):
+        return "handshakes timed out", "handshakes timed out without a sign of why in nginx's error log."
+    return "errors", f"client-side errors: {client}; nginx error log: {log or 'nothing'}"
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -46,10 +72,13 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
         seed, role = capacity["seed"], capacity["role"]
         goal = capacity["target"]
         note = "" if goal == targets["held_websockets"] else f" (this run; issue: {targets['held_websockets']:,})"
+        nginx = results.get("nginx", {})
         rows.append([
             "Concurrent WebSockets held, echo-verified",
-            f"{seed['max_held']:,} ({seed['errors']:,} errors{stop(seed)})",
-            f"{role['max_held']:,} ({role['errors']:,} errors{stop(role)})",
+            f"{seed['max_held']:,} ({seed['errors']:,} errors{stop(seed)}: "
+            f"{diagnose(seed, nginx.get('seed'))[0]})",
+            f"{role['max_held']:,} ({role['errors']:,} errors{stop(role)}: "
+            f"{diagnose(role, nginx.get('role'))[0]})",
             f"≥ {goal:,}, 0 errors{note}",
             verdict(role["max_held"] >= goal and role["errors"] == 0),
         ])
@@ -160,11 +189,14 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
         for label in ("seed", "role"):
             side = capacity[label]
             rows = [[f"{s['requested']:,}", f"{s['held']:,}", f"{s['errors']:,}", f"{s['nginx_rss_kib'] / 1024:.1f}",
-                     num(s["kib_per_websocket"], 1), " ".join(str(f) for f in s["worker_fds"]), f"{s['step_s']:.1f}"]
+                     num(s["kib_per_websocket"], 1), " ".join(str(f) for f in s["worker_fds"]),
+                     str(s.get("listen_overflows", "-")), f"{s['step_s']:.1f}"]
                      for s in side["steps"]]
-            parts += [f"### {label}: max {side['max_held']:,} held, stopped: {side['stop_reason']}", "",
+            idle = side["idle_rss_kib"] / 1024
+            parts += [f"### {label}: max {side['max_held']:,} held (nginx idle RSS {idle:.1f} MiB)", "",
+                      f"Why it stopped: {diagnose(side, (results.get('nginx') or {}).get(label))[1]}", "",
                       table(["Requested", "Held", "Errors", "nginx RSS MiB", "KiB/WebSocket", "fds per worker",
-                             "Step s"], rows), ""]
+                             "Listen overflows", "Step s"], rows), ""]
             errors = {**side["steps"][-1]["open_errors"]["counts"], **side["steps"][-1]["echo_errors"]["counts"]}
             if errors:
                 parts += [f"Client-side errors at the last step: {errors}", ""]
@@ -211,6 +243,12 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
 # --------------------------------------------------------------------------- plots
 
 
+def fill(text: str, width: int = 24) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(f"({text})", width))
+
+
 def bar_labels(ax: Any, bars: Any, fmt: str) -> None:
     for bar in bars:
         height = bar.get_height()
@@ -218,10 +256,13 @@ def bar_labels(ax: Any, bars: Any, fmt: str) -> None:
                     fontsize=9, xytext=(0, 2), textcoords="offset points")
 
 
-def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], targets: dict[str, Any]) -> None:
+def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], targets: dict[str, Any],
+                  nginx: dict[str, Any] | None = None) -> None:
     seed, role = capacity["seed"], capacity["role"]
-    bars = ax_held.bar(["seed config", "role"], [max(seed["max_held"], 1), max(role["max_held"], 1)],
-                       color=[SEED_COLOR, ROLE_COLOR])
+    nginx = nginx or {}
+    names = [f"seed config\n{fill(diagnose(seed, nginx.get('seed'))[0])}",
+             f"role\n{fill(diagnose(role, nginx.get('role'))[0])}"]
+    bars = ax_held.bar(names, [max(seed["max_held"], 1), max(role["max_held"], 1)], color=[SEED_COLOR, ROLE_COLOR])
     bar_labels(ax_held, bars, "{:,.0f}")
     ax_held.axhline(capacity["target"], label=f"target {capacity['target']:,}", **TARGET_STYLE)
     ax_held.set_yscale("log")
@@ -231,7 +272,10 @@ def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], ta
     if ax_mem is not None:
         values = [seed["kib_per_websocket"] or 0, role["kib_per_websocket"] or 0]
         bars = ax_mem.bar(["seed config", "role"], values, color=[SEED_COLOR, ROLE_COLOR])
-        bar_labels(ax_mem, bars, "{:.1f}")
+        for bar, side in zip(bars, (seed, role)):  # inside the bar: the target line runs near the top
+            ax_mem.annotate(f"{bar.get_height():.1f} KiB\nat {side['max_held']:,}",
+                            (bar.get_x() + bar.get_width() / 2, bar.get_height() / 2), ha="center", va="center",
+                            color="white", fontsize=10, fontweight="bold")
         ax_mem.axhline(targets["kib_per_websocket"], label=f"target ≤ {targets['kib_per_websocket']:g} KiB",
                        **TARGET_STYLE)
         ax_mem.set_ylim(0, max([*values, targets["kib_per_websocket"]]) * 1.3)
@@ -240,25 +284,29 @@ def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], ta
 
 
 def plot_ramp(ax: Any, capacity: dict[str, Any]) -> None:
+    """nginx's memory against WebSockets held, one point per step: the slope is the cost of a connection,
+    the end of a line is where that config stopped (x: the step that had errors)."""
     for label, color in (("seed", SEED_COLOR), ("role", ROLE_COLOR)):
-        steps = capacity[label]["steps"]
-        ax.plot([s["requested"] for s in steps], [max(s["held"], 1) for s in steps], "o-", color=color,
-                label="seed config" if label == "seed" else "role", markersize=4)
+        side = capacity[label]
+        steps = side["steps"]
+        held = [0] + [s["held"] for s in steps]
+        rss = [side["idle_rss_kib"] / 1024] + [s["nginx_rss_kib"] / 1024 for s in steps]
+        ax.plot(held, rss, "o-", color=color, markersize=3,
+                label=f"{'seed config' if label == 'seed' else 'role'}: max {side['max_held']:,}")
         failed = [s for s in steps if s["errors"]]
         if failed:
-            ax.plot([s["requested"] for s in failed], [max(s["held"], 1) for s in failed], "x", color="black",
-                    markersize=10, markeredgewidth=2)
-    top = capacity["target"]
-    ax.plot([1, top], [1, top], color="#bbbbbb", linewidth=1, label="held = requested")
-    ax.axhline(top, label=f"target {top:,}", **TARGET_STYLE)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    first = min(capacity["seed"]["steps"][0]["requested"], capacity["role"]["steps"][0]["requested"])
-    ax.set_xlim(first / 1.5, top * 1.5)
-    ax.set_ylim(first / 3, top * 3)
-    ax.set_xlabel("WebSockets requested")
-    ax.set_ylabel("WebSockets held (x = errors at that step)")
-    ax.set_title("Ramp: held vs requested")
+            x, y = failed[0]["held"], failed[0]["nginx_rss_kib"] / 1024
+            ax.plot([x], [y], "x", color="black", markersize=11, markeredgewidth=2.5)
+            ax.annotate(f"{'seed' if label == 'seed' else 'role'} stops at {side['max_held']:,}", (x, y),
+                        xytext=(8, -4 if label == "seed" else 4), textcoords="offset points", fontsize=9,
+                        color=color, fontweight="bold", va="bottom" if label == "seed" else "top")
+    ax.axvline(capacity["target"], label=f"target {capacity['target']:,}", **TARGET_STYLE)
+    ax.plot([], [], "x", color="black", markersize=9, markeredgewidth=2, label="step with errors: stop")
+    ax.set_xlim(0, capacity["target"] * 1.08)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("WebSockets held (echo-verified)")
+    ax.set_ylabel("nginx RSS, master + workers (MiB)")
+    ax.set_title("Ramp: nginx memory vs WebSockets held")
     ax.legend(fontsize=8, loc="upper left")
 
 
@@ -360,7 +408,7 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
     if capacity:
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
         plot_ramp(axes[0], capacity)
-        plot_capacity(axes[1], axes[2], capacity, targets)
+        plot_capacity(axes[1], axes[2], capacity, targets, results.get("nginx"))
         fig.suptitle("1. Concurrent proxied WebSockets", fontweight="bold")
         save(fig, "capacity.png")
     if rtt:
@@ -383,7 +431,7 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
         fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
         flat = list(axes.flat)
         if capacity:
-            plot_capacity(flat[0], None, capacity, targets)
+            plot_capacity(flat[0], None, capacity, targets, results.get("nginx"))
         if rtt:
             plot_rtt(flat[1], rtt, targets)
         if http:
