@@ -456,6 +456,7 @@ class BlockingWebSocket:
             context.set_alpn_protocols(["http/1.1"])
             sock = context.wrap_socket(sock, server_hostname=header.partition(":")[0])
         self.sock = sock
+        self.tls = sock.version() if secure else None  # type: ignore[union-attr]
         key, accept = new_key()
         sock.sendall(handshake_request(parts.path or "/", header, key))
         head = b""
@@ -553,6 +554,7 @@ def run_rtt(args: argparse.Namespace) -> int:
             continue
         report["paths"][name] = {
             "url": url,
+            "tls": conn.tls,
             "count": len(values),
             "p50_us": round(percentile(values, 0.50) / 1000, 1),
             "p90_us": round(percentile(values, 0.90) / 1000, 1),

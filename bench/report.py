@@ -206,7 +206,8 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
 
     rtt = ok(m, "rtt")
     if rtt:
-        rows = [[name, p["url"], str(p["count"]), f"{p['p50_us']:.0f}", f"{p['p90_us']:.0f}", f"{p['p99_us']:.0f}",
+        rows = [[name, p["url"] + (f" ({p['tls']})" if p.get("tls") else ""), str(p["count"]),
+                 f"{p['p50_us']:.0f}", f"{p['p90_us']:.0f}", f"{p['p99_us']:.0f}",
                  f"{p['p50_ratio']:.2f}x", f"{p['p99_ratio']:.2f}x"]
                 for name, p in ((n, rtt["paths"][n]) for n in rtt_names(rtt))]
         parts += ["## 2. Round trips of 640-byte binary frames", "",
