@@ -48,7 +48,24 @@ for f in server.pem server.key; do docker cp -q "$work/$f" "$proxy:/etc/ssl/wspr
 step "ansible-playbook -i demo/inventory.yml site.yml"
 ansible-playbook -i demo/inventory.yml site.yml
 
-client() { python3 tests/support/wsclient.py "$@"; }
+# The client prints one JSON object; show the part a person reads, keep the whole in .cache/demo/*.json.
+client() {
+  local out="$work/last.json"
+  python3 tests/support/wsclient.py "$@" > "$out" || { cat "$out"; return 1; }
+  python3 - "$out" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "body" in r and r.get("upgraded") is None:
+    seen = r["body"]["headers"]
+    print(f"  {r['status']} {r['reason']}; the backend saw Host={seen.get('host')} "
+          f"X-Forwarded-For={seen.get('x-forwarded-for')} X-Forwarded-Proto={seen.get('x-forwarded-proto')} "
+          f"Connection={seen.get('connection', '(none)')}")
+else:
+    print(f"  {r['status']} {r['reason']} (server: {r['headers'].get('server')}); "
+          f"text echo: {'ok' if r['text_echo'] else 'FAILED'}; 640-byte binary echo: {'ok' if r['binary_echo'] else 'FAILED'}; "
+          f"handshake {r['handshake_ms']:.1f} ms, round trip {r['rtt_ms']:.2f} ms")
+PY
+}
 step "WebSocket through nginx: ws://api.example.test/api/frontend-audio (127.0.0.1:${http_port})"
 client "ws://127.0.0.1:${http_port}/api/frontend-audio" --host-header api.example.test --text "bonjour" --binary 640
 step "WebSocket through nginx over TLS: wss://api.example.test/api/call-events (127.0.0.1:${https_port})"
