@@ -191,6 +191,26 @@ def make_tls(directory: Path) -> None:
 
 # --------------------------------------------------------------------------- role inventory
 
+SNAPSHOT_ITEMS = ("ansible.cfg", "site.yml", "galaxy.yml", "meta", "plugins", "roles")
+
+
+def snapshot_checkout(source: Path, target: Path) -> Path:
+    """A copy of what ansible-playbook site.yml reads, taken once: others may edit the role during a run,
+    and every playbook of one run must see the same role."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for name in SNAPSHOT_ITEMS:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif path.exists():
+            shutil.copy2(path, target / name)
+    link = target / "collections" / "ansible_collections" / "wsproxy" / "nginx"
+    link.parent.mkdir(parents=True)
+    link.symlink_to("../../..")
+    return target
+
+
 
 def role_accepts_backend_list() -> bool:
     """Does the role's argument spec accept a list for a location's backend (several upstream servers)?"""
@@ -239,9 +259,11 @@ def write_inventory(path: Path, host: str, knobs: dict[str, Any], vhosts: list[d
 
 
 def ansible_playbook(inventory: Path, log_path: Path, timeout: float) -> dict[str, Any]:
-    """Run site.yml (the role) against the inventory; time it and read the play recap."""
+    """Run site.yml (the role) against the inventory; time it, read the play recap and the slowest tasks."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(CHECKOUT / "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0")
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0",
+               # The per-task times at the end of the log say where a slow converge spends its time.
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="8")
     started = time.monotonic()
     result = run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "site.yml"],
                  timeout=timeout, check=False, cwd=CHECKOUT, env=env)
@@ -252,7 +274,15 @@ def ansible_playbook(inventory: Path, log_path: Path, timeout: float) -> dict[st
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
         raise BenchError(f"ansible-playbook site.yml failed (exit {result.returncode}, log {log_path}):\n{tail}")
     ok, changed, unreachable, failed = (int(x) for x in recap.groups())
-    return {"seconds": round(elapsed, 2), "ok": ok, "changed": changed, "failed": failed, "unreachable": unreachable}
+    slowest = [{"task": m.group(1).strip(), "seconds": float(m.group(2))}
+               for m in re.finditer(r"^(.+?) -{3,} (\d+\.\d+)s$", result.stdout, re.MULTILINE)]
+    return {"seconds": round(elapsed, 2), "ok": ok, "changed": changed, "failed": failed, "unreachable": unreachable,
+            "slowest_tasks": slowest[:8], "load_average": load_average()}
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average: other work on a shared machine inflates every timing."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 # --------------------------------------------------------------------------- nginx observation
@@ -712,10 +742,10 @@ def measure_converge(run_id: str, raw: Path, profile: dict[str, Any], knobs: dic
             inventory = raw / f"inventory-converge-{count}.yml"
             write_inventory(inventory, name, knobs, vhosts)
             log(f"converge: {count} vhost(s), first run")
-            first = ansible_playbook(inventory, raw / f"ansible-converge-{count}-first.log", 1200)
+            first = ansible_playbook(inventory, raw / f"ansible-converge-{count}-first.log", 1500)
             log(f"converge: {count} vhost(s), first run {first['seconds']:.1f} s (changed={first['changed']}); "
                 "re-run")
-            again = ansible_playbook(inventory, raw / f"ansible-converge-{count}-rerun.log", 1200)
+            again = ansible_playbook(inventory, raw / f"ansible-converge-{count}-rerun.log", 1500)
             log(f"converge: {count} vhost(s), re-run {again['seconds']:.1f} s (changed={again['changed']})")
             results["runs"].append({"vhosts": count, "first": first, "rerun": again,
                                     "idempotent": again["changed"] == 0})
@@ -728,16 +758,17 @@ def measure_converge(run_id: str, raw: Path, profile: dict[str, Any], knobs: dic
 # --------------------------------------------------------------------------- run
 
 
-def machine_info() -> dict[str, Any]:
+def machine_info(source: Path) -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()
     role_files = sorted(p for p in (CHECKOUT / "roles").rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for path in role_files:
         digest.update(str(path.relative_to(CHECKOUT)).encode() + b"\0" + path.read_bytes())
-    commit = run(["git", "rev-parse", "--short", "HEAD"], timeout=10, check=False, cwd=ROOT).stdout.strip()
-    dirty = run(["git", "status", "--porcelain", "roles"], timeout=10, check=False, cwd=ROOT).stdout.strip()
-    if CHECKOUT != ROOT:
-        commit, dirty = f"{commit} (role from {CHECKOUT})", ""
+    commit = run(["git", "rev-parse", "--short", "HEAD"], timeout=10, check=False, cwd=source).stdout.strip()
+    dirty = run(["git", "status", "--porcelain", *SNAPSHOT_ITEMS], timeout=10, check=False,
+                cwd=source).stdout.strip()
+    if source != ROOT:
+        commit = f"{commit or '?'} (role from {source})"
     return {
         "cpus": os.cpu_count(),
         "memory_gib": round(int(meminfo[1]) / 1024 / 1024, 1),
@@ -749,6 +780,7 @@ def machine_info() -> dict[str, Any]:
         "role_uncommitted_changes": bool(dirty),
         "role_tree_sha256": digest.hexdigest()[:16],
         "ephemeral_port_range": Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split(),
+        "load_average_at_start": load_average(),
     }
 
 
@@ -781,6 +813,9 @@ def main(argv: list[str] | None = None) -> int:
     run_id = os.environ.get("BENCH_RUN_ID") or str(os.getpid())
     started = time.monotonic()
 
+    global CHECKOUT
+    source = CHECKOUT
+    CHECKOUT = snapshot_checkout(source, raw / "checkout")
     results_path = out / "results.json"
     previous: dict[str, Any] = {}
     if results_path.exists() and set(only) != set(MEASUREMENTS):
@@ -789,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "profile": profile_name,
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        "machine": machine_info(source),
         "targets": TARGETS,
         "measurements": dict(previous.get("measurements", {})) if previous.get("profile") == profile_name else {},
     }
@@ -820,7 +855,10 @@ def main(argv: list[str] | None = None) -> int:
                 if name not in lab_measurements:
                     continue
                 try:
-                    results["measurements"][name] = {"status": "ok", **measure(lab, profile)}
+                    load_before = load_average()
+                    measured = measure(lab, profile)
+                    results["measurements"][name] = {"status": "ok", **measured,
+                                                     "load_average": [load_before, load_average()]}
                 except BenchError as exc:
                     failures.append(f"{name}: {exc}")
                     results["measurements"][name] = {"status": "error", "error": str(exc)}
@@ -835,14 +873,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if "converge" in only:
         try:
-            results["measurements"]["converge"] = {
-                "status": "ok", **measure_converge(run_id, raw, profile, knobs, backend)}
+            load_before = load_average()
+            measured = measure_converge(run_id, raw, profile, knobs, backend)
+            results["measurements"]["converge"] = {"status": "ok", **measured,
+                                                   "load_average": [load_before, load_average()]}
         except BenchError as exc:
             failures.append(f"converge: {exc}")
             results["measurements"]["converge"] = {"status": "error", "error": str(exc)}
             log(f"converge: FAILED: {exc}")
 
     results["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["machine"]["load_average_at_end"] = load_average()
     out.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
     try:

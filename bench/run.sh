@@ -7,14 +7,14 @@
 # bench/requirements.txt, an image with Debian's nginx), then runs bench/bench.py, which writes
 # bench/results/ (bench/results/smoke/ with --smoke): results.json, results.md and PNG plots.
 # Exits non-zero when a measurement fails to run; figures that miss their targets are reported, not failed.
-# Bounded: the whole run is killed after BENCH_TIMEOUT seconds (default 2400, 600 with --smoke), and every
+# Bounded: the whole run is killed after BENCH_TIMEOUT seconds (default 3600, 900 with --smoke), and every
 # container it starts is removed at the end, or by itself when its bounded lifetime ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke=false
 for arg in "$@"; do [ "$arg" = "--smoke" ] && smoke=true; done
-if $smoke; then limit=${BENCH_TIMEOUT:-600}; else limit=${BENCH_TIMEOUT:-2400}; fi
+if $smoke; then limit=${BENCH_TIMEOUT:-900}; else limit=${BENCH_TIMEOUT:-3600}; fi
 
 venv=.venv
 if [ ! -x "$venv/bin/ansible-playbook" ]; then
