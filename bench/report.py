@@ -346,28 +346,52 @@ def rtt_names(rtt: dict[str, Any]) -> list[str]:
     return [n for n in RTT_ORDER if n in rtt["paths"]] + [n for n in rtt["paths"] if n not in RTT_ORDER]
 
 
-def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any]) -> None:
+def rtt_color(name: str) -> str:
+    return DIRECT_COLOR if name == "direct" else SEED_COLOR if name.startswith("seed") else ROLE_COLOR
+
+
+def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any], key: str) -> None:
+    """One percentile (p50 or p99) of every path in µs, with the target drawn at its multiple of direct."""
     names = rtt_names(rtt)
+    paths = rtt["paths"]
+    values = [paths[n][f"{key}_us"] for n in names]
+    bars = ax.bar(names, values, color=[rtt_color(n) for n in names])
+    for bar, name in zip(bars, names):
+        ratio = paths[name][f"{key}_ratio"]
+        label = f"{bar.get_height():,.0f} µs" + ("" if name == "direct" else f"\n{ratio:.2f}x direct")
+        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                    fontsize=9, xytext=(0, 2), textcoords="offset points")
+    limit = targets[f"rtt_{key}_ratio"]
+    ax.axhline(paths["direct"][f"{key}_us"] * limit, label=f"target: {limit:g}x direct", **TARGET_STYLE)
+    ax.set_ylabel("µs")
+    ax.set_ylim(0, max([*values, paths["direct"][f"{key}_us"] * limit]) * 1.3)
+    ax.set_title(f"{key} round trip, 640-byte frame (less is better)")
+    ax.legend(fontsize=8, loc="upper left")
+
+
+def plot_rtt_ratios(ax: Any, rtt: dict[str, Any], targets: dict[str, Any]) -> None:
+    """p50 and p99 through nginx divided by direct: the quantity the targets bound, on one scale."""
+    names = [n for n in rtt_names(rtt) if n != "direct"]
     paths = rtt["paths"]
     x = range(len(names))
     width = 0.38
-    colors = [DIRECT_COLOR if n == "direct" else SEED_COLOR if n.startswith("seed") else ROLE_COLOR for n in names]
-    p50 = ax.bar([i - width / 2 for i in x], [paths[n]["p50_us"] for n in names], width, color=colors,
+    colors = [rtt_color(n) for n in names]
+    p50 = ax.bar([i - width / 2 for i in x], [paths[n]["p50_ratio"] for n in names], width, color=colors,
                  label="p50 (solid)")
-    p99 = ax.bar([i + width / 2 for i in x], [paths[n]["p99_us"] for n in names], width, color=colors, alpha=0.45,
-                 hatch="//", label="p99 (hatched)")
-    bar_labels(ax, p50, "{:.0f}")
-    bar_labels(ax, p99, "{:.0f}")
-    direct = paths["direct"]
-    ax.axhline(direct["p50_us"] * targets["rtt_p50_ratio"], label=f"p50 target {targets['rtt_p50_ratio']:g}x direct",
-               **TARGET_STYLE)
-    ax.axhline(direct["p99_us"] * targets["rtt_p99_ratio"], label=f"p99 target {targets['rtt_p99_ratio']:g}x direct",
+    p99 = ax.bar([i + width / 2 for i in x], [paths[n]["p99_ratio"] for n in names], width, color=colors,
+                 alpha=0.45, hatch="//", label="p99 (hatched)")
+    bar_labels(ax, p50, "{:.2f}x")
+    bar_labels(ax, p99, "{:.2f}x")
+    ax.axhline(1.0, color=DIRECT_COLOR, linewidth=1, label="direct = 1")
+    ax.axhline(targets["rtt_p50_ratio"], label=f"p50 target {targets['rtt_p50_ratio']:g}x", **TARGET_STYLE)
+    ax.axhline(targets["rtt_p99_ratio"], label=f"p99 target {targets['rtt_p99_ratio']:g}x",
                color=TARGET_STYLE["color"], linestyle=":", linewidth=1.5)
     ax.set_xticks(list(x), names)
-    ax.set_ylabel("µs")
-    ax.set_ylim(0, max(paths[n]["p99_us"] for n in [*names, "direct"]) * 1.55)
-    ax.set_title("Round trip, 640-byte binary frame\n(less is better)")
-    ax.legend(fontsize=8, loc="upper left")
+    top = max([paths[n]["p50_ratio"] for n in names] + [paths[n]["p99_ratio"] for n in names] + [1.5])
+    ax.set_ylim(0, top * 1.35)
+    ax.set_title(f"Round trip through nginx / direct (direct p50 {paths['direct']['p50_us']:.0f} µs)\n"
+                 "640-byte frame (less is better)")
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
 
 
 def plot_http(ax_conn: Any, ax_rps: Any | None, http: dict[str, Any], targets: dict[str, Any]) -> None:
@@ -440,9 +464,11 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
         fig.suptitle("1. Concurrent proxied WebSockets", fontweight="bold")
         save(fig, "capacity.png")
     if rtt:
-        fig, ax = plt.subplots(figsize=(8, 4.8))
-        plot_rtt(ax, rtt, targets)
-        fig.suptitle("2. Latency", fontweight="bold")
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+        plot_rtt(axes[0], rtt, targets, "p50")
+        plot_rtt(axes[1], rtt, targets, "p99")
+        fig.suptitle(f"2. Latency: {rtt['samples']:,} round trips per path, direct to the backend vs through nginx",
+                     fontweight="bold")
         save(fig, "rtt.png")
     if http:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
@@ -461,7 +487,7 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
         if capacity:
             plot_capacity(flat[0], None, capacity, targets, results.get("nginx"))
         if rtt:
-            plot_rtt(flat[1], rtt, targets)
+            plot_rtt_ratios(flat[1], rtt, targets)
         if http:
             plot_http(flat[2], None, http, targets)
         if converge:
