@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 
@@ -178,3 +179,107 @@ def server_names_hash_bucket_size(server_names: object, name: str = "server_name
         element = 8 + (len(server_name) + 2 + 7) // 8 * 8
         need = max(need, element + 8)
     return (need + 63) // 64 * 64
+
+
+# --------------------------------------------------------------------------- origins and sizes
+# Not token kinds of validate_token: an origin is parsed into parts the templates write separately (an exact
+# map key, or a regular expression), and a size is normalised.
+
+#: nginx compares the Origin header as browsers serialise it (RFC 6454): lower-case scheme and host, and no
+#: port when it is the scheme's default.
+DEFAULT_PORTS = {"http": 80, "https": 443}
+ORIGIN_ACCEPTED = (
+    "an origin 'scheme://host' or 'scheme://host:port' with scheme http or https, a host name of letters, digits, "
+    "'-' and '.' or an IPv4 address, and a port 1-65535; no path, no trailing '/', no user, no query. "
+    "'scheme://*.example.com' allows every subdomain (at any depth) of a domain of at least two labels, "
+    "but not example.com itself; e.g. 'https://app.example.com', 'https://*.example.com', 'http://localhost:3000'"
+)
+_ORIGIN_RE = re.compile(
+    r"(?P<scheme>[A-Za-z]+)://(?P<wildcard>\*\.)?(?P<host>[A-Za-z0-9.-]{1,253})(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """An allowed origin, normalised: lower case, the scheme's default port left out (``port`` None)."""
+
+    scheme: str
+    host: str  # without the '*.' of a wildcard
+    port: int | None
+    wildcard: bool
+
+    def __str__(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{self.scheme}://{'*.' if self.wildcard else ''}{self.host}{port}"
+
+    def regex(self) -> str:
+        """A PCRE for the Origin header values a wildcard allows (used case-insensitively): one or more labels,
+        then the domain, then the port if one was given. Only [a-z0-9.:/-] reach it, so it needs no quoting
+        beyond the escaped dots."""
+        port = f":{self.port}" if self.port is not None else ""
+        domain = self.host.replace(".", "\\.")
+        return f"{self.scheme}://[a-z0-9_-]+(?:\\.[a-z0-9_-]+)*\\.{domain}{port}"
+
+    def allows(self, header: str) -> bool:
+        """Whether a browser's Origin header value is allowed by this entry (nginx's map decides the same way;
+        tests/nginx/test_origin_map_nginx.py proves it)."""
+        if self.wildcard:
+            return re.fullmatch(self.regex(), header, re.IGNORECASE | re.ASCII) is not None
+        return header.lower() == str(self)
+
+
+def parse_origin(value: object, name: str = "value") -> Origin:
+    """An allowed origin for a WebSocket handshake, by allowlist (see ORIGIN_ACCEPTED)."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: {value!r} is not a string ({ORIGIN_ACCEPTED})")
+    match = _ORIGIN_RE.fullmatch(value)
+    problem = None
+    if not match:
+        problem = "is not an origin"
+    else:
+        scheme, host, port_text = match["scheme"].lower(), match["host"].lower(), match["port"]
+        labels = host.split(".")
+        ipv4 = all(label.isdigit() for label in labels)
+        if scheme not in DEFAULT_PORTS:
+            problem = f"has the scheme {match['scheme']!r}, not http or https (a WebSocket page's origin)"
+        elif not all(_LABEL_RE.fullmatch(label) for label in labels):
+            problem = "has no valid host name"
+        elif ipv4 and not _is_ipv4(host):
+            problem = "has no valid host name or IPv4 address"
+        elif match["wildcard"] and (ipv4 or len(labels) < 2):
+            problem = "is a wildcard over a top-level domain or an address, which would allow anyone's pages"
+        elif port_text is not None and not 1 <= int(port_text) <= 65535:
+            problem = f"has the port {port_text}, not 1-65535"
+    if problem:
+        raise ConfigError(f"{name}: {value!r} {problem} ({ORIGIN_ACCEPTED}){syntax_hint(value)}")
+    port = int(port_text) if port_text is not None else None
+    if port == DEFAULT_PORTS[scheme]:
+        port = None  # browsers leave the default port out of Origin
+    return Origin(scheme, host, port, bool(match["wildcard"]))
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+SIZE_ACCEPTED = (
+    "a size nginx reads: bytes as an integer 0-999999999, or 1-9 digits with the unit k, m or g "
+    "('1m', '512k', '2g'); 0 turns the check off"
+)
+_SIZE_RE = re.compile(r"([0-9]{1,9})([kKmMgG]?)")
+
+
+def nginx_size(value: object, name: str = "value") -> str:
+    """A size for directives such as client_max_body_size, normalised ('1M' -> '1m', 1024 -> '1024')."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"{name}: {value!r} is not a size ({SIZE_ACCEPTED})")
+    text = str(value)
+    match = _SIZE_RE.fullmatch(text)
+    if not match:
+        shown = syntax_hint(value) if isinstance(value, str) else ""
+        raise ConfigError(f"{name}: {value!r} is not a size ({SIZE_ACCEPTED}){shown}")
+    return f"{int(match[1])}{match[2].lower()}"
