@@ -24,6 +24,9 @@ description:
     ... one per status) and WebSocket failures (V(bad_accept), V(not_websocket), V(echo_timeout), V(echo_mismatch),
     V(closed)). For a status the diagnosis says what it usually means behind nginx; for example V(426) means
     the backend wanted an upgrade it did not receive, so nginx is not forwarding C(Upgrade) and C(Connection).
+  - With O(probes), one task runs many probes, up to 8 at a time, each with its own options and the module's
+    options as defaults; RV(results) holds one result per probe, in order, and the task fails when any of them
+    failed. One module run instead of one per URL is much faster across a fleet.
   - It only reads, so it also runs in check mode, and it never reports a change.
   - Python standard library only. The playbook P(wsproxy.nginx.doctor#playbook) runs it on each proxy, once
     against the backend directly and once through nginx, to name the broken hop.
@@ -31,8 +34,56 @@ options:
   url:
     description:
       - The WebSocket URL, V(ws://host[:port]/path[?query]) or V(wss://...). An IPv6 address goes in brackets.
+      - Required unless O(probes) is given; mutually exclusive with it.
     type: str
-    required: true
+  probes:
+    description:
+      - Several probes in one task, run concurrently (up to 8 at a time, at most 1000). Each item takes the
+        options of a single probe (O(url) is required in each); an option an item leaves out (or sets to
+        V(null)) takes the module's value.
+    type: list
+    elements: dict
+    suboptions:
+      url:
+        description: As O(url).
+        type: str
+        required: true
+      unix_socket:
+        description: As O(unix_socket).
+        type: path
+      host_header:
+        description: As O(host_header).
+        type: str
+      server_name:
+        description: As O(server_name).
+        type: str
+      ca_file:
+        description: As O(ca_file).
+        type: path
+      validate_certs:
+        description: As O(validate_certs).
+        type: bool
+      origin:
+        description: As O(origin).
+        type: str
+      headers:
+        description: As O(headers); replaces the module's O(headers) as a whole.
+        type: dict
+      timeout:
+        description: As O(timeout).
+        type: float
+      payload:
+        description: As O(payload).
+        type: str
+      payload_size:
+        description: As O(payload_size).
+        type: int
+      echo:
+        description: As O(echo).
+        type: bool
+      expect_status:
+        description: As O(expect_status).
+        type: int
   unix_socket:
     description:
       - Connect to this Unix domain socket instead of the URL's host and port (a backend on V(unix:/run/app.sock)).
@@ -144,42 +195,63 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ probe.problem }}: {{ probe.diagnosis }}"
   when: probe.problem
+
+- name: Every endpoint of two vhosts in one task, 5 seconds each
+  wsproxy.nginx.websocket_probe:
+    timeout: 5
+    ca_file: /etc/ssl/wsproxy/ca.pem
+    probes:
+      - {url: "wss://127.0.0.1/api/frontend-audio", host_header: api-calls.example.com, payload_size: 640}
+      - {url: "wss://127.0.0.1/api/call-events", host_header: api-calls.example.com}
+      - {url: "ws://127.0.0.1:8080/api/audio-stream", host_header: events.example.com}
+  register: fleet
+  failed_when: false
+
+- name: List the failures
+  ansible.builtin.debug:
+    msg: "{{ fleet.results | selectattr('problem') | map(attribute='diagnosis') }}"
 """
 
 RETURN = r"""
+results:
+  description: With O(probes), one result per probe in the same order, each a dict with the keys below
+    (RV(url), RV(status), RV(problem), RV(diagnosis), ...). The single-probe keys below are then not returned.
+  returned: when probes is given
+  type: list
+  elements: dict
 url:
   description: The URL probed.
-  returned: always
+  returned: always (with probes, in each item of results)
   type: str
   sample: wss://127.0.0.1:443/api/frontend-audio
 status:
   description: The HTTP status of the handshake answer; V(null) when no answer came.
-  returned: always
+  returned: always (with probes, in each item of results)
   type: int
   sample: 101
 reason:
   description: The reason phrase of the status line.
-  returned: always
+  returned: always (with probes, in each item of results)
   type: str
   sample: Switching Protocols
 headers:
   description: The response headers, names in lower case; a repeated header's values joined with V(", ").
-  returned: always
+  returned: always (with probes, in each item of results)
   type: dict
   sample: {"upgrade": "websocket", "connection": "upgrade", "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}
 body:
   description: The start of the response body when the upgrade was refused (text, at most 2000 characters).
-  returned: always
+  returned: always (with probes, in each item of results)
   type: str
   sample: '{"error": "this endpoint needs a WebSocket upgrade", "status": 426}'
 upgraded:
   description: "The answer was a valid WebSocket upgrade (101, C(Upgrade: websocket), C(Connection: upgrade)
     and the right C(Sec-WebSocket-Accept))."
-  returned: always
+  returned: always (with probes, in each item of results)
   type: bool
 echo_matched:
   description: The frame came back unchanged; V(null) when no frame was sent.
-  returned: always
+  returned: always (with probes, in each item of results)
   type: bool
 handshake_ms:
   description: Milliseconds from the start of the TCP connection to the complete handshake answer
@@ -208,13 +280,13 @@ tls:
 problem:
   description: V(null) on success, else a short code for the failure (see the description), for playbooks to
     branch on.
-  returned: always
+  returned: always (with probes, in each item of results)
   type: str
   sample: status_426
 diagnosis:
   description: What happened, in words, and on failure what it usually means and where to look. On failure it is
     also the task's C(msg).
-  returned: always
+  returned: always (with probes, in each item of results)
   type: str
   sample: >-
     426 Upgrade Required: the backend wants a WebSocket upgrade it did not receive. nginx is not forwarding
@@ -223,6 +295,7 @@ diagnosis:
 """
 
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -843,42 +916,92 @@ def _close(stream: Stream) -> None:
         pass
 
 
+# One probe's options: the module's own (for a single probe), and each item of probes (which inherits the
+# module's values for what it leaves out).
+PROBE_OPTIONS = {
+    "url": {"type": "str"},
+    "unix_socket": {"type": "path"},
+    "host_header": {"type": "str"},
+    "server_name": {"type": "str"},
+    "ca_file": {"type": "path"},
+    "validate_certs": {"type": "bool", "default": True},
+    "origin": {"type": "str"},
+    "headers": {"type": "dict", "default": {}},
+    "timeout": {"type": "float", "default": 10},
+    "payload": {"type": "str"},
+    "payload_size": {"type": "int"},
+    "echo": {"type": "bool", "default": True},
+    "expect_status": {"type": "int", "default": 101},
+}
+MAX_PROBES = 1000
+MAX_PARALLEL = 8
+
+
+def check(params: dict, where: str) -> str | None:
+    """Why these probe parameters are refused, or None."""
+    if not params.get("url"):
+        return f"{where}url: required (a ws:// or wss:// URL)"
+    if params["payload"] is not None and params["payload_size"] is not None:
+        return f"{where}payload and {where}payload_size are mutually exclusive"
+    if not 0 < params["timeout"] <= 3600:
+        return f"{where}timeout: {params['timeout']!r} is not a number of seconds from 0 (excluded) to 3600"
+    if params["payload_size"] is not None and not 1 <= params["payload_size"] <= MAX_PAYLOAD:
+        return f"{where}payload_size: {params['payload_size']!r} is not from 1 to {MAX_PAYLOAD}"
+    if not 100 <= params["expect_status"] <= 599:
+        return f"{where}expect_status: {params['expect_status']!r} is not an HTTP status (100-599)"
+    if params["ca_file"] and not os.path.isfile(params["ca_file"]):
+        return f"{where}ca_file: {params['ca_file']!r} is not a file on this host"
+    try:
+        Target(params)
+    except ValueError as exc:
+        return f"{where}{exc}"
+    return None
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "url": {"type": "str", "required": True},
-            "unix_socket": {"type": "path"},
-            "host_header": {"type": "str"},
-            "server_name": {"type": "str"},
-            "ca_file": {"type": "path"},
-            "validate_certs": {"type": "bool", "default": True},
-            "origin": {"type": "str"},
-            "headers": {"type": "dict", "default": {}},
-            "timeout": {"type": "float", "default": 10},
-            "payload": {"type": "str"},
-            "payload_size": {"type": "int"},
-            "echo": {"type": "bool", "default": True},
-            "expect_status": {"type": "int", "default": 101},
+            **PROBE_OPTIONS,
+            "probes": {
+                "type": "list",
+                "elements": "dict",
+                "options": {name: {"type": spec["type"]} for name, spec in PROBE_OPTIONS.items()},
+            },
         },
-        mutually_exclusive=[("payload", "payload_size")],
+        mutually_exclusive=[("url", "probes"), ("payload", "payload_size")],
+        required_one_of=[("url", "probes")],
         supports_check_mode=True,
     )
     params = module.params
-    if not 0 < params["timeout"] <= 3600:
-        module.fail_json(msg=f"timeout: {params['timeout']!r} is not a number of seconds from 0 (excluded) to 3600")
-    if params["payload_size"] is not None and not 1 <= params["payload_size"] <= MAX_PAYLOAD:
-        module.fail_json(msg=f"payload_size: {params['payload_size']!r} is not from 1 to {MAX_PAYLOAD}")
-    if not 100 <= params["expect_status"] <= 599:
-        module.fail_json(msg=f"expect_status: {params['expect_status']!r} is not an HTTP status (100-599)")
-    if params["ca_file"] and not os.path.isfile(params["ca_file"]):
-        module.fail_json(msg=f"ca_file: {params['ca_file']!r} is not a file on this host")
-    try:
+    if params["probes"] is None:
+        problem = check(params, "")
+        if problem:
+            module.fail_json(msg=problem)
         result = probe(params)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    if result["problem"]:
-        module.fail_json(msg=f"{result['url']}: {result['diagnosis']}", changed=False, **result)
-    module.exit_json(changed=False, **result)
+        if result["problem"]:
+            module.fail_json(msg=f"{result['url']}: {result['diagnosis']}", changed=False, **result)
+        module.exit_json(changed=False, **result)
+
+    if len(params["probes"]) > MAX_PROBES:
+        module.fail_json(msg=f"probes: {len(params['probes'])} probes, at most {MAX_PROBES} in one task")
+    batch = []
+    for index, item in enumerate(params["probes"]):
+        merged = {
+            name: item[name] if item.get(name) is not None else params[name] for name in PROBE_OPTIONS if name != "url"
+        }
+        merged["url"] = item.get("url")
+        problem = check(merged, f"probes[{index}].")
+        if problem:
+            module.fail_json(msg=problem)
+        batch.append(merged)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
+        results = list(pool.map(probe, batch))
+    failed = [f"{result['url']}: {result['diagnosis']}" for result in results if result["problem"]]
+    if failed:
+        module.fail_json(
+            msg=f"{len(failed)} of {len(results)} probes failed. " + " | ".join(failed), changed=False, results=results
+        )
+    module.exit_json(changed=False, msg=f"{len(results)} probes succeeded", results=results)
 
 
 if __name__ == "__main__":

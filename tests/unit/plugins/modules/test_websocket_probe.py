@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -393,6 +394,46 @@ def test_arguments_are_checked():
         ({"url": "ws://127.0.0.1/x", "payload_size": 0}, "payload_size: 0"),
         ({"url": "ws://127.0.0.1/x", "timeout": 0}, "timeout: 0"),
         ({"url": "wss://127.0.0.1/x", "ca_file": "/nonexistent/ca.pem"}, "is not a file"),
+    ):
+        result = run_module(args)
+        assert result.get("failed") is True and words in result["msg"], (args, result)
+
+
+def test_many_probes_in_one_task_with_the_modules_options_as_defaults(backend, silent):
+    dead = free_port()
+    started = time.monotonic()
+    result = run_module({
+        "timeout": 1,
+        "host_header": NAME,
+        "probes": [
+            {"url": f"ws://127.0.0.1:{backend}/api/frontend-audio", "payload_size": 640},
+            {"url": f"ws://127.0.0.1:{dead}/api/frontend-audio"},
+            {"url": f"ws://127.0.0.1:{silent}/a"},
+            {"url": f"ws://127.0.0.1:{silent}/b"},
+            {"url": f"ws://127.0.0.1:{silent}/c", "timeout": 2},
+        ],
+    })
+    elapsed = time.monotonic() - started
+    assert result["failed"] is True and result["changed"] is False
+    assert [r["problem"] for r in result["results"]] == [None, "refused", "timeout", "timeout", "timeout"]
+    assert result["results"][0]["echo_matched"] is True
+    assert "within 1s" in result["results"][2]["diagnosis"] and "within 2s" in result["results"][4]["diagnosis"]
+    assert result["msg"].startswith("4 of 5 probes failed. ws://127.0.0.1:")
+    # concurrently: three 1 s timeouts and a 2 s one take about 2 s, not 5 (module start-up included)
+    assert elapsed < 4.5, elapsed
+    everything_fine = run_module({"probes": [{"url": f"ws://127.0.0.1:{backend}/api/call-events"}] * 2})
+    assert everything_fine.get("failed") is not True, everything_fine
+    assert everything_fine["msg"] == "2 probes succeeded" and "status" not in everything_fine
+
+
+def test_probes_are_checked_one_by_one():
+    for args, words in (
+        ({"probes": [{"url": "ws://a/x"}, {"url": "http://b/x"}]}, "probes[1].url: 'http://b/x' is not a ws://"),
+        ({"probes": [{"url": "ws://a/x", "payload": "a", "payload_size": 1}]}, "mutually exclusive"),
+        ({"probes": [{"url": "ws://a/x", "nope": 1}]}, "nope"),
+        ({"probes": [{"host_header": "a"}]}, "url"),
+        ({"url": "ws://a/x", "probes": [{"url": "ws://a/x"}]}, "mutually exclusive"),
+        ({}, "one of the following is required: url, probes"),
     ):
         result = run_module(args)
         assert result.get("failed") is True and words in result["msg"], (args, result)
