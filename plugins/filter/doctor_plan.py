@@ -81,11 +81,9 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     plan: "{{ normalised_vhosts | wsproxy.nginx.doctor_plan({'ca_file': '/etc/ssl/wsproxy/ca.pem'}) }}"
 
-- name: Run them
+- name: Run them, all in one module run
   wsproxy.nginx.websocket_probe:
-    url: "{{ item.url }}"
-    host_header: "{{ item.host_header }}"
-  loop: "{{ plan.probes }}"
+    probes: "{{ plan.probes | map(attribute='args') }}"
   register: probes
   failed_when: false
 """
@@ -101,9 +99,11 @@ _value:
       type: list
       elements: dict
     probes:
-      description: The probes, each with the parameters of M(wsproxy.nginx.websocket_probe) (V(url),
-        V(unix_socket), V(host_header), V(server_name), V(validate_certs), V(ca_file), V(origin), V(timeout),
-        V(echo), V(payload_size)) and V(location) (its row), V(hop) (V(direct) or V(nginx)), V(label).
+      description: The probes, in the order P(wsproxy.nginx.doctor_verdict#filter) expects their results. Each
+        has V(args), the parameters of one probe of M(wsproxy.nginx.websocket_probe) (V(url), V(unix_socket),
+        V(host_header), V(server_name), V(validate_certs), V(ca_file), V(origin), V(timeout), V(echo),
+        V(payload_size); V(null) where the module's default applies), and V(location) (its row), V(hop)
+        (V(direct) or V(nginx)), V(label), V(backend) (direct probes).
       type: list
       elements: dict
 """

@@ -44,8 +44,9 @@ options:
     type: dict
     required: true
   results:
-    description: "The registered result of the loop of M(wsproxy.nginx.websocket_probe) over the plan's probes (or
-      its V(results) list), in the plan's order; run the loop with C(failed_when: false)."
+    description: "The registered result of M(wsproxy.nginx.websocket_probe) run with the plan's probes
+      (C(probes: plan.probes | map(attribute='args'))) and C(failed_when: false), or its V(results) list, in the
+      plan's order. When the module could not run at all, its failure counts for every probe."
     type: raw
     required: true
   nginx_t:

@@ -289,36 +289,37 @@ def doctor_plan(vhosts: object, options: object = None) -> dict[str, Any]:
             }
             locations.append(entry)
             for target in targets:
-                secure = target.scheme == "https"
-                probe = {
-                    "location": index,
-                    "hop": DIRECT,
-                    "url": _direct_url(target, _direct_path(uri, location)),
-                    "unix_socket": target.unix_path,
-                    "host_header": host,
-                    "server_name": None,
-                    # nginx does not check a backend's certificate unless proxy_ssl_verify is on.
-                    "validate_certs": False if secure else True,
-                    "ca_file": None,
-                    "origin": opts["origin"],
-                    **common,
-                }
-                probe["label"] = f"{entry['label']}: backend {target.address}"
-                probe["backend"] = target.address
-                probes.append(probe)
+                probes.append(
+                    {
+                        "location": index,
+                        "hop": DIRECT,
+                        "backend": target.address,
+                        "label": f"{entry['label']}: backend {target.address}",
+                        "args": {
+                            "url": _direct_url(target, _direct_path(uri, location)),
+                            "unix_socket": target.unix_path,
+                            "host_header": host,
+                            # nginx does not check a backend's certificate unless proxy_ssl_verify is on.
+                            "validate_certs": target.scheme != "https",
+                            "origin": opts["origin"],
+                            **common,
+                        },
+                    }
+                )
             probes.append(
                 {
                     "location": index,
                     "hop": NGINX,
-                    "url": f"{'wss' if tls else 'ws'}://127.0.0.1:{port}{uri}",
-                    "unix_socket": None,
-                    "host_header": host,
-                    "server_name": host,
-                    "validate_certs": opts["validate_certs"],
-                    "ca_file": opts["ca_file"],
-                    "origin": opts["origin"],
                     "label": f"{entry['label']}: through nginx",
-                    **common,
+                    "args": {
+                        "url": f"{'wss' if tls else 'ws'}://127.0.0.1:{port}{uri}",
+                        "host_header": host,
+                        "server_name": host,
+                        "validate_certs": opts["validate_certs"],
+                        "ca_file": opts["ca_file"],
+                        "origin": opts["origin"],
+                        **common,
+                    },
                 }
             )
     return {"locations": locations, "probes": probes}
@@ -807,6 +808,13 @@ def _backend_verdict(entry: Mapping[str, Any], failed: list[tuple[str, Mapping[s
     else:
         path = urlsplit(str(result.get("url", ""))).path or entry["uri"]
         summary = f"{address} does not speak WebSocket at {path} ({cell(result)}){several}"
+        if problem.startswith("status_"):
+            # Sent straight to the backend, so no proxy dropped anything: the backend itself refused.
+            diagnosis = (
+                f"a WebSocket handshake sent straight to {address} got {cell(result)}, not 101: {path} is not a "
+                f"WebSocket endpoint of this backend (check the backend's routes, or probe another path with "
+                f"-e doctor_endpoint=... or doctor_probe_uris). The backend's answer: {diagnosis}"
+            )
     return Issue(BROKEN, "backend", summary, f"directly from the proxy host: {diagnosis}")
 
 
@@ -955,8 +963,10 @@ def doctor_verdict(plan: object, results: object, dump: object, options: object 
         or not isinstance(plan.get("probes"), list)
     ):
         raise ConfigError(f"doctor_verdict: {plan!r} is not a plan (the output of doctor_plan)")
-    if isinstance(results, Mapping) and "results" in results:
-        results = results["results"]
+    if isinstance(results, Mapping):
+        # The registered result of the probe task: its results, or (the module could not run at all) that one
+        # failure for every probe.
+        results = results["results"] if "results" in results else [results] * len(plan["probes"])
     if isinstance(results, (str, bytes)) or not isinstance(results, Sequence):
         raise ConfigError(f"doctor_verdict: the probe results {results!r} are not a list (register the probe loop)")
     if len(results) != len(plan["probes"]):

@@ -21,7 +21,8 @@ def plan(vhosts: list[dict[str, Any]], options: dict[str, Any] | None = None, **
 
 
 def probes(result: dict[str, Any], hop: str) -> list[dict[str, Any]]:
-    return [probe for probe in result["probes"] if probe["hop"] == hop]
+    """The module arguments of the probes of one hop, with the probe's backend (direct probes) for the tests."""
+    return [{**probe["args"], "backend": probe.get("backend")} for probe in result["probes"] if probe["hop"] == hop]
 
 
 def test_the_seeds_case_over_ws_and_wss():
@@ -52,7 +53,7 @@ def test_the_seeds_case_over_ws_and_wss():
         "wss://127.0.0.1:443/api/frontend-audio",
     ]
     assert nginx[1]["server_name"] == "api.example.test" and nginx[1]["ca_file"] == "/etc/ssl/wsproxy/ca.pem"
-    assert all(p["payload_size"] == 640 and p["timeout"] == 5 and p["echo"] for p in result["probes"])
+    assert all(p["args"]["payload_size"] == 640 and p["args"]["timeout"] == 5 for p in result["probes"])
     # the playbook loops over the probes in this order: each location's direct probes, then through nginx
     assert [(p["location"], p["hop"]) for p in result["probes"]] == [
         (0, "direct"),
@@ -158,8 +159,8 @@ def test_plain_locations_are_not_probed_and_options_choose_the_uri():
     )
     # -e doctor_probe_uris='{"/api/": ...}' and -e doctor_timeout=2 arrive as strings
     assert plan(vhosts, {"probe_uris": '{"/api/": "/api/x"}'})["locations"][0]["uri"] == "/api/x"
-    assert plan(vhosts, {"timeout": "2.5", "payload_size": "0"})["probes"][0]["timeout"] == 2.5
-    assert plan(vhosts, {"payload_size": 0})["probes"][0]["payload_size"] is None  # a text frame
+    assert plan(vhosts, {"timeout": "2.5", "payload_size": "0"})["probes"][0]["args"]["timeout"] == 2.5
+    assert plan(vhosts, {"payload_size": 0})["probes"][0]["args"]["payload_size"] is None  # a text frame
 
 
 def test_host_header_from_wildcards_and_catch_all():

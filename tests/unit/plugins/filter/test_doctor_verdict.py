@@ -218,7 +218,7 @@ def test_backend_not_speaking_websocket():
         run(
             make_plan(options={"endpoint": "orders"}),
             nginx_t(),
-            direct=lambda p: {**bad("status_200", 200, "OK"), "url": p["url"]},
+            direct=lambda p: {**bad("status_200", 200, "OK"), "url": p["args"]["url"]},
         )
     )
     assert row["verdict"] == "BROKEN backend: calls-backend:5006 does not speak WebSocket at /api/orders (200 OK)"
@@ -494,6 +494,14 @@ def test_arguments_are_checked():
         verdict_filter({"locations": []}, [], nginx_t())
     with pytest.raises(AnsibleFilterError, match="not a registered command result"):
         verdict_filter(plan, [ok(), ok()], 42)
+
+
+def test_a_probe_task_that_could_not_run_counts_for_every_probe():
+    registered = {"failed": False, "msg": "probes[0].ca_file: '/x.pem' is not a file on this host"}
+    report = doctor_verdict(make_plan(), registered, nginx_t())
+    row = only(report)
+    assert (row["direct"], row["nginx"], row["hop"]) == ("error", "error", "backend")
+    assert "is not a file on this host" in text(row)
 
 
 def test_a_module_crash_is_reported_not_hidden():
