@@ -12,7 +12,9 @@ exactly as :mod:`vhosts` does it. Two differences, both because the server block
 * no server-level ``resolver``: a dynamic location (see :mod:`vhosts`) carries the resolver
   itself (``resolver`` is valid in location context), so it works whether or not the user's
   server block has one;
-* upstream names are ``wsproxy_snippet_<name>_<n>``; a vhost's never start that way.
+* upstream names are ``wsproxy_snippet_<name>_<n>``; a vhost's never start that way. The map variables of
+  ``allowed_origins`` are ``$wsproxy_origin_forbidden_snippet_<name>_<n>`` and, since a snippet has no file in
+  the http context of its own, the role writes their maps into conf.d/websocket_proxy_map.conf.
 
 The routing check covers the snippet's own locations only: a location of the user's server
 block could still capture a WebSocket URI (nginx refuses an exact duplicate, so ``nginx -t``
@@ -31,8 +33,10 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import (
     _keys,
     _list,
     _mapping,
+    assign_origin_maps,
     assign_upstreams,
     check_upstream_bases,
+    check_variable_bases,
     normalise_locations,
     parse_defaults,
     upstream_base,
@@ -55,6 +59,7 @@ def _snippet(value: object, where: str, settings: Defaults) -> tuple[dict[str, A
     locations, uris = normalise_locations(snippet["locations"], f"{where}.locations", settings, snippet=True)
     base = upstream_base("wsproxy_snippet_", name)
     upstreams = assign_upstreams(locations, base, settings.upstream_keepalive)
+    origin_maps = assign_origin_maps(locations, base)
     problems = routing_problems(locations, [(uri, True) for uri in uris], f"{where}.locations")
     if problems:
         raise ConfigError("; ".join(problems))
@@ -64,6 +69,7 @@ def _snippet(value: object, where: str, settings: Defaults) -> tuple[dict[str, A
         "upstreams": upstreams,
         "websocket_uris": uris,
         "source": where,
+        "origin_maps": origin_maps,
     }, base
 
 
@@ -88,4 +94,5 @@ def websocket_snippets(
         names[key] = where
         result.append(snippet)
     check_upstream_bases(result, bases, "snippets")
+    check_variable_bases(result, bases, "snippets")
     return result

@@ -38,15 +38,33 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.duration import dura
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.locations import describe, routing_problems
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import ProxyTarget, parse_proxy_target
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import syntax_hint, validate_token
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import (
+    Origin,
+    nginx_size,
+    parse_origin,
+    syntax_hint,
+    validate_token,
+)
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.ws_regex import (
     endpoint_uris,
     validate_endpoints,
     ws_path_regex,
 )
 
-VHOST_KEYS = ("server_name", "name", "listen", "default_server", "tls", "locations")
-TLS_KEYS = ("certificate", "certificate_key", "http2")
+VHOST_KEYS = (
+    "server_name",
+    "name",
+    "listen",
+    "default_server",
+    "tls",
+    "locations",
+    "hsts_max_age",
+    "hsts_include_subdomains",
+    "redirect_http",
+)
+TLS_KEYS = ("certificate", "certificate_key", "http2", "chain")
+#: Keys that guard the WebSocket handshake; only WebSocket locations take them.
+HANDSHAKE_KEYS = ("allowed_origins", "allow_missing_origin", "limit_conn", "handshake_rate", "handshake_burst")
 LOCATION_KEYS = (
     "path",
     "backend",
@@ -55,9 +73,12 @@ LOCATION_KEYS = (
     "read_timeout",
     "send_timeout",
     "connect_timeout",
+    *HANDSHAKE_KEYS,
+    "client_max_body_size",
 )
 TIMEOUT_KEYS = ("read_timeout", "send_timeout", "connect_timeout")
-OPTIONAL_DEFAULT_KEYS = ("upstream_keepalive", "resolver", "resolver_valid")
+SECURITY_DEFAULT_KEYS = ("client_max_body_size", "limit_conn", "handshake_rate", "handshake_burst", "hsts_max_age")
+OPTIONAL_DEFAULT_KEYS = ("upstream_keepalive", "resolver", "resolver_valid", *SECURITY_DEFAULT_KEYS)
 DEFAULT_KEYS = TIMEOUT_KEYS + OPTIONAL_DEFAULT_KEYS
 DEFAULT_PATH = "/api/"
 PORT_ACCEPTED = "an integer 1-65535 or a list of them"
@@ -70,6 +91,34 @@ UPSTREAM_KEEPALIVE_ABSENT = 0
 UPSTREAM_KEEPALIVE_MAX = 10_000
 KEEPALIVE_ACCEPTED = f"an integer 0-{UPSTREAM_KEEPALIVE_MAX}, idle connections kept per nginx worker; 0 turns it off"
 RESOLVER_VALID_ABSENT = "10s"
+#: The security settings when the defaults leave them out: nginx's own body limit, no limits, no HSTS.
+CLIENT_MAX_BODY_SIZE_ABSENT = "1m"
+LIMIT_CONN_ABSENT = 0
+HANDSHAKE_RATE_ABSENT = 0
+HANDSHAKE_BURST_ABSENT = 10
+HSTS_MAX_AGE_ABSENT = 0
+#: nginx refuses a connection limit above 65535.
+LIMIT_CONN_MAX = 65535
+LIMIT_CONN_ACCEPTED = f"an integer 0-{LIMIT_CONN_MAX}, WebSockets open at once per client address; 0 turns it off"
+HANDSHAKE_RATE_MAX = 1_000_000
+HANDSHAKE_RATE_ACCEPTED = (
+    f"an integer 0-{HANDSHAKE_RATE_MAX}, WebSocket handshakes per minute per client address; 0 turns it off"
+)
+HANDSHAKE_BURST_MAX = 100_000
+HANDSHAKE_BURST_ACCEPTED = (
+    f"an integer 0-{HANDSHAKE_BURST_MAX}, handshakes a client may make at once beyond handshake_rate"
+)
+HSTS_MAX_AGE_MAX = 1_000_000_000
+HSTS_MAX_AGE_ACCEPTED = (
+    f"an integer 0-{HSTS_MAX_AGE_MAX}, seconds browsers keep to https only (63072000 is two years); 0 sends no HSTS"
+)
+#: The http-context names the role's templates give the limits (websocket_map.conf.j2 defines them).
+LIMIT_CONN_ZONE = "wsproxy_ws_conn"
+LIMIT_REQ_ZONE = "wsproxy_handshakes_{rate}pm"
+#: Each location with allowed_origins reads its verdict from a map variable named after the vhost (or snippet).
+ORIGIN_VARIABLE = "wsproxy_origin_forbidden_{base}_{n}"
+#: The plain-HTTP port a TLS vhost's redirect_http server listens on.
+REDIRECT_PORT = 80
 RESOLVER_ACCEPTED = (
     "an IPv4 address, a bracketed IPv6 address or a host name, each optionally with :port, "
     "e.g. '127.0.0.11' (Docker's embedded DNS), '10.0.0.2:53' or '[::1]'"
@@ -91,6 +140,11 @@ class Defaults:
     resolver: tuple[str, ...]
     resolver_valid: str
     prefix: str
+    client_max_body_size: str = CLIENT_MAX_BODY_SIZE_ABSENT
+    limit_conn: int = LIMIT_CONN_ABSENT
+    handshake_rate: int = HANDSHAKE_RATE_ABSENT
+    handshake_burst: int = HANDSHAKE_BURST_ABSENT
+    hsts_max_age: int = HSTS_MAX_AGE_ABSENT
 
 
 def _mapping(value: object, where: str, what: str) -> Mapping[str, Any]:
@@ -168,6 +222,15 @@ def _keepalive(value: object, where: str) -> int:
         raise ConfigError(
             f"{where}: {value!r} is not a number of upstream keepalive connections ({KEEPALIVE_ACCEPTED})"
         )
+    return value
+
+
+def _int_between(value: object, where: str, high: int, accepted: str) -> int:
+    """An integer 0-high; digit strings count (Ansible may template an int into one)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise ConfigError(f"{where}: {value!r} is not {accepted}")
     return value
 
 
@@ -260,6 +323,30 @@ def parse_defaults(defaults: object, name: str) -> Defaults:
         resolver=_resolver(values.get("resolver", []), f"{prefix}resolver"),
         resolver_valid=_resolver_valid(values.get("resolver_valid", RESOLVER_VALID_ABSENT), f"{prefix}resolver_valid"),
         prefix=prefix,
+        client_max_body_size=nginx_size(
+            values.get("client_max_body_size", CLIENT_MAX_BODY_SIZE_ABSENT), f"{prefix}client_max_body_size"
+        ),
+        limit_conn=_int_between(
+            values.get("limit_conn", LIMIT_CONN_ABSENT), f"{prefix}limit_conn", LIMIT_CONN_MAX, LIMIT_CONN_ACCEPTED
+        ),
+        handshake_rate=_int_between(
+            values.get("handshake_rate", HANDSHAKE_RATE_ABSENT),
+            f"{prefix}handshake_rate",
+            HANDSHAKE_RATE_MAX,
+            HANDSHAKE_RATE_ACCEPTED,
+        ),
+        handshake_burst=_int_between(
+            values.get("handshake_burst", HANDSHAKE_BURST_ABSENT),
+            f"{prefix}handshake_burst",
+            HANDSHAKE_BURST_MAX,
+            HANDSHAKE_BURST_ACCEPTED,
+        ),
+        hsts_max_age=_int_between(
+            values.get("hsts_max_age", HSTS_MAX_AGE_ABSENT),
+            f"{prefix}hsts_max_age",
+            HSTS_MAX_AGE_MAX,
+            HSTS_MAX_AGE_ACCEPTED,
+        ),
     )
 
 
@@ -274,6 +361,11 @@ def _tls(value: object, where: str) -> dict[str, Any] | None:
             raise ConfigError(f"{where}.{key}: missing (an absolute file path is required)")
         result[key] = validate_token(tls[key], "file_path", f"{where}.{key}")
     result["http2"] = _bool(tls.get("http2", True), f"{where}.http2")
+    # The CA chain (intermediates and root) for OCSP stapling: nginx fetches the CA's signed OCSP answer for the
+    # certificate and hands it to clients, and checks it against this chain (ssl_trusted_certificate).
+    chain = tls.get("chain")
+    result["chain"] = validate_token(chain, "file_path", f"{where}.chain") if chain is not None else None
+    result["stapling"] = chain is not None
     result["source"] = where
     return result
 
@@ -375,6 +467,102 @@ def _route(
     return route
 
 
+#: What a plain (non-WebSocket) location carries: no Origin check, no limits.
+NO_GUARD: dict[str, Any] = {
+    "allowed_origins": [],
+    "allow_missing_origin": True,
+    "origin_variable": None,
+    "limit_conn": 0,
+    "handshake_rate": 0,
+    "handshake_burst": 0,
+    "limit_req_zone": None,
+}
+
+
+def _origins(value: object, where: str) -> list[Origin]:
+    items = _list(value, where, "a list of origins ('https://app.example.com', 'https://*.example.com', ...)")
+    result: list[Origin] = []
+    for index, item in enumerate(items):
+        origin = parse_origin(item, f"{where}[{index}]")
+        if origin in result:
+            raise ConfigError(
+                f"{where}[{index}]: {item!r} is listed twice (as {str(origin)!r}: origins compare without letter "
+                f"case and without the scheme's default port, as browsers send them)"
+            )
+        result.append(origin)
+    return result
+
+
+def _is_off(key: str, value: object) -> bool:
+    """Whether a handshake key's value leaves the handshake unguarded (so a plain location may carry it)."""
+    if value is None:
+        return True
+    if key == "allow_missing_origin":
+        return value is True
+    if key == "allowed_origins":
+        return isinstance(value, list) and not value
+    return type(value) is int and value == 0
+
+
+def _handshake_guard(location: Mapping[str, Any], source: str, settings: Defaults, websocket: bool) -> dict[str, Any]:
+    """allowed_origins, allow_missing_origin and the per-client limits of a WebSocket location (its WebSocket
+    entry, with websocket_endpoints). A plain location refuses them: it never sees a handshake, and CORS for plain
+    requests is the application's."""
+    # Values that mean "off" are accepted anywhere (as an argument spec's defaults would give them).
+    explicit = [key for key in HANDSHAKE_KEYS if not _is_off(key, location.get(key))]
+    if not websocket:
+        if explicit:
+            key = explicit[0]
+            raise ConfigError(
+                f"{source}.{key}: {location[key]!r} is set, but {source}.websocket is false; {key} guards WebSocket "
+                f"handshakes, which a plain location never forwards (CORS for plain requests is the application's). "
+                f"Remove {key} or set websocket: true"
+            )
+        return dict(NO_GUARD)
+    raw_origins = location.get("allowed_origins")
+    origins = _origins(raw_origins, f"{source}.allowed_origins") if raw_origins not in (None, []) else []
+    allow_missing = _bool(location.get("allow_missing_origin", True), f"{source}.allow_missing_origin")
+    if not allow_missing and not origins:
+        raise ConfigError(
+            f"{source}.allow_missing_origin: false is set without {source}.allowed_origins; without an allowlist "
+            f"every Origin (and none) is accepted, so give allowed_origins too or remove allow_missing_origin"
+        )
+    limit_conn = (
+        _int_between(location["limit_conn"], f"{source}.limit_conn", LIMIT_CONN_MAX, LIMIT_CONN_ACCEPTED)
+        if "limit_conn" in location
+        else settings.limit_conn
+    )
+    rate = (
+        _int_between(
+            location["handshake_rate"], f"{source}.handshake_rate", HANDSHAKE_RATE_MAX, HANDSHAKE_RATE_ACCEPTED
+        )
+        if "handshake_rate" in location
+        else settings.handshake_rate
+    )
+    burst = (
+        _int_between(
+            location["handshake_burst"], f"{source}.handshake_burst", HANDSHAKE_BURST_MAX, HANDSHAKE_BURST_ACCEPTED
+        )
+        if "handshake_burst" in location
+        else settings.handshake_burst
+    )
+    if location.get("handshake_burst") and not rate:
+        raise ConfigError(
+            f"{source}.handshake_burst: {location['handshake_burst']!r} is set, but the handshake rate is not limited "
+            f"({source}.handshake_rate and {settings.prefix}handshake_rate are 0); set handshake_rate too or remove "
+            f"handshake_burst"
+        )
+    return {
+        "allowed_origins": [str(origin) for origin in origins],
+        "allow_missing_origin": allow_missing,
+        "origin_variable": None,  # named by assign_origin_maps
+        "limit_conn": limit_conn,
+        "handshake_rate": rate,
+        "handshake_burst": burst if rate else 0,
+        "limit_req_zone": LIMIT_REQ_ZONE.format(rate=rate) if rate else None,
+    }
+
+
 def normalise_locations(
     value: object, where: str, settings: Defaults, snippet: bool = False
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -408,6 +596,12 @@ def normalise_locations(
             key: nginx_duration(location[key], f"{source}.{key}") if key in location else settings.timeouts[key]
             for key in TIMEOUT_KEYS
         }
+        guard = _handshake_guard(location, source, settings, websocket)
+        body_size = (
+            nginx_size(location["client_max_body_size"], f"{source}.client_max_body_size")
+            if "client_max_body_size" in location
+            else settings.client_max_body_size
+        )
         entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
         prefix_websocket = websocket
         if endpoints:
@@ -433,6 +627,8 @@ def normalise_locations(
                 "source": source,
                 "upstream": None,
                 **entry_route,
+                "client_max_body_size": body_size,
+                **(guard if head["websocket"] else NO_GUARD),
             }
             key = (entry["modifier"], entry["path"])
             if key in seen:
@@ -484,6 +680,53 @@ def assign_upstreams(locations: list[dict[str, Any]], base: str, keepalive: int)
         location["proxy_pass"] = f"http://{upstream['name']}{uri}"
         location["upstream"] = upstream["name"]
     return upstreams
+
+
+def assign_origin_maps(locations: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
+    """Name the map variable of each location with allowed_origins (``wsproxy_origin_forbidden_<base>_<n>``, n from 1
+    in the order of the locations, base as for upstreams without its 'wsproxy_'), and return the maps the http
+    context needs: one per such location, ``exact`` origins as map keys, wildcard ``patterns`` as regexes.
+
+    The variable is unique across every vhost and snippet: vhost and snippet bases never meet (see upstream_base),
+    two equal bases are refused by check_variable_bases, and the trailing _<n> holds no '_'."""
+    maps: list[dict[str, Any]] = []
+    suffix = base[len("wsproxy_") :]
+    for location in locations:
+        if not location["allowed_origins"]:
+            continue
+        origins = [parse_origin(text) for text in location["allowed_origins"]]
+        variable = ORIGIN_VARIABLE.format(base=suffix, n=len(maps) + 1)
+        location["origin_variable"] = variable
+        maps.append(
+            {
+                "variable": variable,
+                "exact": [str(origin) for origin in origins if not origin.wildcard],
+                "patterns": [origin.regex() for origin in origins if origin.wildcard],
+                "allow_missing": location["allow_missing_origin"],
+                "source": location["source"],
+            }
+        )
+    return maps
+
+
+def check_variable_bases(items: list[dict[str, Any]], base_of: Mapping[str, str], what: str) -> None:
+    """Two vhosts (or snippets) whose names differ only in characters that become '_' (or in letter case) would
+    define the same map variables, and nginx silently keeps the last map of a name: refuse them."""
+    seen: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if not item["origin_maps"]:
+            continue
+        base = base_of[item["source"]]
+        other = seen.get(base.lower())
+        if other is not None:
+            raise ConfigError(
+                f"{item['source']}.name: {item['name']!r} gives the nginx map variables "
+                f"${ORIGIN_VARIABLE.format(base=base[len('wsproxy_'):], n='<n>')} (allowed_origins), as "
+                f"{other['name']!r} ({other['source']}) does (they keep only letters, digits and '_', other "
+                f"characters become '_', and nginx ignores letter case there); set name on one of the two {what} so "
+                f"that they differ in a letter or digit"
+            )
+        seen[base.lower()] = item
 
 
 def _uri_part(proxy_pass: str) -> str:
@@ -558,9 +801,12 @@ def _vhost(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any
     locations, uris = normalise_locations(vhost["locations"], f"{where}.locations", settings)
     base = upstream_base("wsproxy_", name)
     upstreams = assign_upstreams(locations, base, settings.upstream_keepalive)
+    origin_maps = assign_origin_maps(locations, base)
     problems = routing_problems(locations, [(uri, True) for uri in uris], f"{where}.locations")
     if problems:
         raise ConfigError("; ".join(problems))
+    hsts = _hsts(vhost, where, settings, tls is not None)
+    redirect = _redirect(vhost, where, tls is not None, ports)
 
     return {
         "name": name,
@@ -573,7 +819,55 @@ def _vhost(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any
         "resolver": list(settings.resolver) or None,
         "resolver_valid": settings.resolver_valid,
         "source": where,
+        "origin_maps": origin_maps,
+        "hsts": hsts,
+        "redirect": redirect,
     }, base
+
+
+def _hsts(vhost: Mapping[str, Any], where: str, settings: Defaults, tls: bool) -> str | None:
+    """The Strict-Transport-Security value of a TLS vhost, or None. The role-wide hsts_max_age applies to TLS
+    vhosts only; on a plain vhost an explicit hsts_max_age is refused (browsers ignore HSTS over http)."""
+    for key in ("hsts_max_age", "hsts_include_subdomains"):
+        if vhost.get(key) not in (None, 0, False) and not tls:
+            raise ConfigError(
+                f"{where}.{key}: {vhost[key]!r} is set on a vhost without tls; browsers ignore HSTS received over "
+                f"plain http. Give the vhost tls or remove {key}"
+            )
+    max_age = (
+        _int_between(vhost["hsts_max_age"], f"{where}.hsts_max_age", HSTS_MAX_AGE_MAX, HSTS_MAX_AGE_ACCEPTED)
+        if "hsts_max_age" in vhost
+        else settings.hsts_max_age
+    )
+    subdomains = _bool(vhost.get("hsts_include_subdomains", False), f"{where}.hsts_include_subdomains")
+    if subdomains and not max_age:
+        raise ConfigError(
+            f"{where}.hsts_include_subdomains: true, but no HSTS is sent ({where}.hsts_max_age and "
+            f"{settings.prefix}hsts_max_age are 0); set hsts_max_age too"
+        )
+    if not tls or not max_age:
+        return None
+    return f"max-age={max_age}" + ("; includeSubDomains" if subdomains else "")
+
+
+def _redirect(vhost: Mapping[str, Any], where: str, tls: bool, ports: list[int]) -> dict[str, Any] | None:
+    """A port-80 server that sends every plain-HTTP request to the same URL over https (301), or None."""
+    if not _bool(vhost.get("redirect_http", False), f"{where}.redirect_http"):
+        return None
+    if not tls:
+        raise ConfigError(
+            f"{where}.redirect_http: true on a vhost without tls; there is no https to redirect to. Give the vhost "
+            f"tls or remove redirect_http"
+        )
+    if REDIRECT_PORT in ports:
+        raise ConfigError(
+            f"{where}.redirect_http: true, but {where}.listen {ports!r} already serves TLS on port {REDIRECT_PORT}, "
+            f"where the redirect server would listen; remove port {REDIRECT_PORT} from listen or redirect_http"
+        )
+    port = ports[0]
+    # $host is the request's Host (lower case, without port), and this server answers only for the vhost's names.
+    target = "https://$host" + ("" if port == 443 else f":{port}") + "$request_uri"
+    return {"port": REDIRECT_PORT, "location": target, "source": f"{where}.redirect_http"}
 
 
 def _across(vhosts: list[dict[str, Any]]) -> None:
@@ -590,16 +884,23 @@ def _across(vhosts: list[dict[str, Any]]) -> None:
                 f"each vhost needs its own file name (set name explicitly)"
             )
         names[vhost["name"].lower()] = where
-        for listen in vhost["listen"]:
+        # A TLS vhost's redirect_http server listens on port 80 with the same names: it clashes like a listen.
+        listens = [(listen, f"{where}.server_name", f"{where}.listen", where) for listen in vhost["listen"]]
+        redirect = vhost.get("redirect")
+        if redirect:
+            plain = {"port": redirect["port"], "ssl": False, "default_server": False}
+            shown = f"{redirect['source']} (its port-{redirect['port']} redirect server)"
+            listens.append((plain, redirect["source"], redirect["source"], shown))
+        for listen, name_label, listen_label, shown in listens:
             port = listen["port"]
             for server_name in vhost["server_names"]:
                 key = (server_name.lower(), port)
                 if key in served:
                     raise ConfigError(
-                        f"{where}.server_name: {server_name!r} on port {port} is already served by {served[key]}; "
+                        f"{name_label}: {server_name!r} on port {port} is already served by {served[key]}; "
                         f"nginx would ignore one of them (conflicting server name)"
                     )
-                served[key] = where
+                served[key] = shown
             if listen["default_server"]:
                 if port in defaults:
                     raise ConfigError(
@@ -607,12 +908,12 @@ def _across(vhosts: list[dict[str, Any]]) -> None:
                         f"nginx refuses a duplicate default server"
                     )
                 defaults[port] = where
-            http2 = bool(vhost["tls"] and vhost["tls"]["http2"])
+            http2 = bool(vhost["tls"] and vhost["tls"]["http2"]) and listen["ssl"]
             if port in tls_by_port:
                 other_ssl, other_http2, other = tls_by_port[port]
                 if other_ssl != listen["ssl"]:
                     raise ConfigError(
-                        f"{where}.listen: port {port} is {'TLS' if listen['ssl'] else 'plain HTTP'} here but "
+                        f"{listen_label}: port {port} is {'TLS' if listen['ssl'] else 'plain HTTP'} here but "
                         f"{'TLS' if other_ssl else 'plain HTTP'} in {other}; nginx applies 'ssl' to every server "
                         f"on a port, so one of them would not work as written"
                     )
@@ -622,7 +923,7 @@ def _across(vhosts: list[dict[str, Any]]) -> None:
                         f"enables http2 for every server on a port, so give both the same value"
                     )
             else:
-                tls_by_port[port] = (listen["ssl"], http2, where)
+                tls_by_port[port] = (listen["ssl"], http2, shown)
 
 
 def websocket_vhosts(vhosts: object, defaults: object, name: str = "websocket_proxy_vhosts") -> list[dict[str, Any]]:
@@ -636,4 +937,5 @@ def websocket_vhosts(vhosts: object, defaults: object, name: str = "websocket_pr
         result.append(vhost)
     _across(result)
     check_upstream_bases(result, bases, "vhosts")
+    check_variable_bases(result, bases, "vhosts")
     return result

@@ -15,6 +15,17 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import defaul
 FILTER = FilterModule().filters()["websocket_vhosts"]
 DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
 V = "websocket_proxy_vhosts"
+#: What every location carries when no security key is set: nginx's body limit, no Origin check, no limits.
+NO_SECURITY = {
+    "client_max_body_size": "1m",
+    "allowed_origins": [],
+    "allow_missing_origin": True,
+    "origin_variable": None,
+    "limit_conn": 0,
+    "handshake_rate": 0,
+    "handshake_burst": 0,
+    "limit_req_zone": None,
+}
 
 
 def seed(**extra: Any) -> dict[str, Any]:
@@ -49,6 +60,7 @@ def test_seed_layout() -> None:
                     "proxy_pass_variable": None,
                     "resolver": None,
                     "resolver_valid": None,
+                    **NO_SECURITY,
                 }
             ],
             "websocket_uris": ["/api/"],
@@ -56,6 +68,9 @@ def test_seed_layout() -> None:
             "resolver": None,
             "resolver_valid": "10s",
             "source": f"{V}[0]",
+            "origin_maps": [],
+            "hsts": None,
+            "redirect": None,
         }
     ]
 
@@ -77,6 +92,8 @@ def test_alternative_layout_with_tls() -> None:
         "certificate": "/etc/ssl/certs/api.pem",
         "certificate_key": "/etc/ssl/private/api.key",
         "http2": True,
+        "chain": None,
+        "stapling": False,
         "source": f"{V}[0].tls",
     }
     common = {
@@ -89,6 +106,7 @@ def test_alternative_layout_with_tls() -> None:
         "proxy_pass_variable": None,
         "resolver": None,
         "resolver_valid": None,
+        **NO_SECURITY,
     }
     assert result["locations"] == [
         {
@@ -207,7 +225,8 @@ BAD: list[tuple[Any, str]] = [
     (
         [seed(locations=[{"backend": "b:1", "proxy_buffering": "off"}])],
         f"{V}[0].locations[0]: unknown key 'proxy_buffering' (accepted keys: path, backend, websocket, "
-        f"websocket_endpoints, read_timeout, send_timeout, connect_timeout)",
+        f"websocket_endpoints, read_timeout, send_timeout, connect_timeout, allowed_origins, allow_missing_origin, "
+        f"limit_conn, handshake_rate, handshake_burst, client_max_body_size)",
     ),
     (
         [seed(locations=[{"backend": "b:1", "path": "api"}])],
@@ -672,7 +691,8 @@ KA = "(an integer 0-10000, idle connections kept per nginx worker; 0 turns it of
         (
             {"resolver_timeout": "5s"},
             "websocket_proxy_*: unknown key 'resolver_timeout' (accepted keys: read_timeout, "
-            "send_timeout, connect_timeout, upstream_keepalive, resolver, resolver_valid)",
+            "send_timeout, connect_timeout, upstream_keepalive, resolver, resolver_valid, client_max_body_size, "
+            "limit_conn, handshake_rate, handshake_burst, hsts_max_age)",
         ),
     ],
 )
@@ -692,7 +712,8 @@ def test_defaults_type_message_lists_the_optional_keys() -> None:
         websocket_vhosts([], [])
     assert str(caught.value) == (
         "websocket_proxy_*: [] is not a dict with read_timeout, send_timeout, connect_timeout and optionally "
-        "upstream_keepalive, resolver, resolver_valid"
+        "upstream_keepalive, resolver, resolver_valid, client_max_body_size, limit_conn, handshake_rate, "
+        "handshake_burst, hsts_max_age"
     )
 
 
