@@ -189,3 +189,146 @@ def test_a_resolver_makes_named_backends_dynamic(tmp_path):
     assert "resolver 127.0.0.11 valid=5s;" in vhost
     assert 'set $wsproxy_backend "http://nope.invalid:5006";' in vhost
     assert "proxy_pass $wsproxy_backend;" in vhost
+
+
+# --------------------------------------------------------------------------- security at the WebSocket edge
+
+SECURE_LOCATIONS = [
+    {"path": "/api/", "backend": "127.0.0.1:5006", "limit_conn": 4,
+     "allowed_origins": ["https://app.example.com", "https://*.example.com", "http://localhost:3000"]},
+    {"path": "/events/", "backend": "127.0.0.1:5007", "websocket_endpoints": ["audio", "calls"],
+     "allowed_origins": ["https://app.example.com:8443"], "allow_missing_origin": False,
+     "handshake_rate": 30, "handshake_burst": 5, "client_max_body_size": "16k"},
+    {"path": "/upload/", "backend": "127.0.0.1:5008", "websocket": False, "client_max_body_size": "50m"},
+]
+
+
+def test_origin_allowlists_limits_and_body_sizes(tmp_path, tls):
+    files = render_and_check(tmp_path, "Debian", {
+        "websocket_proxy_handshake_rate": 600,
+        "websocket_proxy_vhosts": [
+            {"name": "app", "server_name": "api.example.test", "tls": tls, "locations": SECURE_LOCATIONS},
+            {"name": "other", "server_name": "other.example.test",
+             "locations": [{"backend": "127.0.0.1:5009", "allowed_origins": ["https://other.example.com"]}]},
+        ]})
+    vhost = files["etc/nginx/sites-available/app.conf"]
+    # one map per guarded location, in the http context before the server block, named after the vhost
+    first = vhost[vhost.index("map \"$wsproxy_upgrade|$http_origin\" $wsproxy_origin_forbidden_app_1 {"):]
+    first = first[:first.index("}")]
+    assert '"websocket|https://app.example.com"    0;' in first
+    assert '"websocket|http://localhost:3000"    0;' in first
+    assert r'"~*^websocket\|https://[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.example\.com$"    0;' in first
+    assert '"websocket|"    0;' in first  # allow_missing_origin defaults to true
+    assert r'"~^\|"      0;' in first and "default     1;" in first
+    second = vhost[vhost.index("$wsproxy_origin_forbidden_app_2 {"):]
+    assert '"websocket|https://app.example.com:8443"    0;' in second
+    assert '"websocket|"    1;' in second[:second.index("}")]
+    assert vhost.index("map ") < vhost.index("server {")
+    api = vhost[vhost.index("location /api/ {"):vhost.index("location ~ ")]
+    assert "if ($wsproxy_origin_forbidden_app_1) {\n            return 403;\n        }" in api
+    assert "limit_conn wsproxy_ws_conn 4;\n        limit_conn_status 429;" in api
+    assert "limit_req zone=wsproxy_handshakes_600pm burst=10 nodelay;\n        limit_req_status 429;" in api
+    assert "client_max_body_size 1m;" in api
+    # the check comes before anything else in the location
+    assert api.index("if (") < api.index("limit_conn") < api.index("proxy_pass")
+    regex = vhost[vhost.index("location ~ "):vhost.index("location /events/ {")]
+    assert "if ($wsproxy_origin_forbidden_app_2)" in regex
+    assert "limit_req zone=wsproxy_handshakes_30pm burst=5 nodelay;" in regex and "limit_conn" not in regex
+    assert "client_max_body_size 16k;" in regex
+    plain = vhost[vhost.index("location /events/ {"):vhost.index("location /upload/ {")]
+    assert "if (" not in plain and "limit_" not in plain and "client_max_body_size 16k;" in plain
+    upload = vhost[vhost.index("location /upload/ {"):]
+    assert "limit_" not in upload and "client_max_body_size 50m;" in upload
+    # names are unique across vhost files
+    other = files["etc/nginx/sites-available/other.conf"]
+    assert "$wsproxy_origin_forbidden_other_1 {" in other and "if ($wsproxy_origin_forbidden_other_1)" in other
+    assert "wsproxy_origin_forbidden_app" not in other
+    # the zones are defined once, in the http context, keyed on the client address of handshakes only
+    zones = files["etc/nginx/conf.d/websocket_proxy_map.conf"]
+    assert "map $wsproxy_upgrade $wsproxy_ws_client {" in zones
+    assert "websocket           $binary_remote_addr;" in zones
+    assert zones.count("limit_conn_zone $wsproxy_ws_client zone=wsproxy_ws_conn:10m;") == 1
+    assert "limit_req_zone $wsproxy_ws_client zone=wsproxy_handshakes_30pm:10m rate=30r/m;" in zones
+    assert "limit_req_zone $wsproxy_ws_client zone=wsproxy_handshakes_600pm:10m rate=600r/m;" in zones
+    # nothing in a location sets add_header (it would drop the server's HSTS)
+    assert "add_header" not in vhost
+
+
+def test_no_limits_write_no_zones(tmp_path):
+    files = render_and_check(tmp_path, "Debian", SINGLE)
+    zones = files["etc/nginx/conf.d/websocket_proxy_map.conf"]
+    assert "limit_" not in zones and "wsproxy_ws_client" not in zones
+    vhost = files["etc/nginx/sites-available/api-calls.example.com.conf"]
+    assert "if (" not in vhost and "limit_" not in vhost and "map " not in vhost
+    assert "client_max_body_size 1m;" in vhost
+    assert "server_tokens" not in vhost  # the role's nginx.conf has it in the http context
+
+
+def test_hsts_redirect_and_ocsp_stapling(tmp_path, tls):
+    files = render_and_check(tmp_path, "Debian", {
+        "websocket_proxy_resolver": ["127.0.0.53"],
+        "websocket_proxy_hsts_max_age": 31536000,
+        "websocket_proxy_vhosts": [
+            {"name": "app", "server_name": ["api.example.test", "*.api.example.test"], "redirect_http": True,
+             "hsts_include_subdomains": True, "tls": {**tls, "chain": tls["certificate"]},
+             "locations": [{"backend": "127.0.0.1:5006"}]},
+            {"name": "alt", "server_name": "alt.example.test", "listen": 8443, "redirect_http": True,
+             "hsts_max_age": 0, "tls": tls, "locations": [{"backend": "127.0.0.1:5006"}]},
+            {"name": "plain", "server_name": "plain.example.test", "locations": [{"backend": "127.0.0.1:5006"}]},
+        ]})
+    app = files["etc/nginx/sites-available/app.conf"]
+    main, redirect = app.split("# websocket_proxy_vhosts[0].redirect_http:", 1)
+    assert 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' in main
+    assert "ssl_trusted_certificate " + tls["certificate"] + ";" in main
+    assert "ssl_stapling on;\n    ssl_stapling_verify on;" in main
+    assert "resolver 127.0.0.53 valid=10s;" in main
+    assert ("server {\n    listen 80;\n    server_name api.example.test *.api.example.test;\n"
+            "    return 301 https://$host$request_uri;\n}") in redirect
+    assert "Strict-Transport-Security" not in redirect
+    alt = files["etc/nginx/sites-available/alt.conf"]
+    assert "return 301 https://$host:8443$request_uri;" in alt
+    assert "Strict-Transport-Security" not in alt  # hsts_max_age 0 on the vhost wins over the role's
+    assert "ssl_stapling" not in alt  # no chain, no stapling
+    plain = files["etc/nginx/sites-available/plain.conf"]
+    assert "Strict-Transport-Security" not in plain and "return 301" not in plain  # HSTS is for TLS vhosts
+
+
+def test_server_tokens_off_in_every_server_when_nginx_conf_is_not_the_roles(tmp_path, tls):
+    files = render_and_check(tmp_path, "Debian", {
+        "websocket_proxy_manage_nginx_conf": False,
+        "websocket_proxy_vhosts": [{"name": "app", "server_name": "api.example.test", "tls": tls,
+                                    "redirect_http": True, "locations": [{"backend": "127.0.0.1:5006"}]}]})
+    app = files["etc/nginx/sites-available/app.conf"]
+    assert app.count("server {") == 2
+    assert app.count("    server_tokens off;") == 2
+
+
+def test_snippets_get_their_origin_maps_in_the_map_file(tmp_path):
+    files = render_and_check(tmp_path, "Debian", {
+        "websocket_proxy_snippets": [{"name": "api", "locations": [
+            {"backend": "127.0.0.1:5006", "allowed_origins": ["https://app.example.com"], "limit_conn": 2}]}]})
+    zones = files["etc/nginx/conf.d/websocket_proxy_map.conf"]
+    assert "map \"$wsproxy_upgrade|$http_origin\" $wsproxy_origin_forbidden_snippet_api_1 {" in zones
+    assert "limit_conn_zone $wsproxy_ws_client zone=wsproxy_ws_conn:10m;" in zones
+
+
+@pytest.mark.parametrize(("role_vars", "named"), [
+    ({"websocket_proxy_vhosts": [{"server_name": "a.example.test", "locations": [
+        {"backend": "127.0.0.1:5006", "allowed_origins": ['https://a.example.com" 0; } server { listen 81; #']}]}]},
+     "websocket_proxy_vhosts[0].locations[0].allowed_origins[0]"),
+    ({"websocket_proxy_vhosts": [{"server_name": "a.example.test", "locations": [
+        {"backend": "127.0.0.1:5006", "client_max_body_size": "1m; return 200 x"}]}]},
+     "websocket_proxy_vhosts[0].locations[0].client_max_body_size"),
+    ({"websocket_proxy_client_max_body_size": "0\n    autoindex on"}, "websocket_proxy_client_max_body_size"),
+    ({"websocket_proxy_vhosts": [{"server_name": "a.example.test", "tls": {
+        "certificate": "/c.pem", "certificate_key": "/k.pem", "chain": "/c.pem;\n    ssl_stapling_file /x"},
+        "locations": [{"backend": "127.0.0.1:5006"}]}]},
+     "websocket_proxy_vhosts[0].tls.chain"),
+    ({"websocket_proxy_limit_conn": "1 zone=x"}, "websocket_proxy_limit_conn"),
+])
+def test_injection_through_the_security_variables_is_refused_before_anything_is_written(tmp_path, role_vars, named):
+    run = render(tmp_path, "Debian", {**SINGLE, **role_vars} if "websocket_proxy_vhosts" not in role_vars
+                 else role_vars)
+    assert run.returncode != 0
+    assert named in run.stdout, run.stdout[-3000:]
+    assert not (tmp_path / "etc").exists()
