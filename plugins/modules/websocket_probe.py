@@ -965,7 +965,10 @@ def main() -> None:
             "probes": {
                 "type": "list",
                 "elements": "dict",
-                "options": {name: {"type": spec["type"]} for name, spec in PROBE_OPTIONS.items()},
+                "options": {
+                    **{name: {"type": spec["type"]} for name, spec in PROBE_OPTIONS.items()},
+                    "url": {"type": "str", "required": True},
+                },
             },
         },
         mutually_exclusive=[("url", "probes"), ("payload", "payload_size")],
