@@ -64,7 +64,8 @@ options:
         type: bool
         default: true
       origin:
-        description: Origin header to send.
+        description: Origin header to send. Left out, a location with C(allowed_origins) is probed with the
+          first of them (a wildcard V(https://*.example.com) as V(https://doctor.example.com)), others without one.
         type: str
       payload_size:
         description: Bytes of the binary frame echoed (640 is 20 ms of 16 kHz 16-bit audio); V(0) sends text.
@@ -95,7 +96,7 @@ _value:
   contains:
     locations:
       description: One dict per WebSocket location (V(id), V(vhost), V(label), V(server_name), V(port), V(tls),
-        V(modifier), V(path), V(location), V(uri), V(proxy_pass), V(backends), V(source)).
+        V(modifier), V(path), V(location), V(uri), V(proxy_pass), V(backends), V(origin), V(source)).
       type: list
       elements: dict
     probes:

@@ -31,6 +31,8 @@ description:
     a C(Connection) header that gives V(upgrade) (maps are evaluated for C(Upgrade: websocket))."
   - "V(map): a variable of those headers (or C($connection_upgrade)) is defined by several maps; nginx silently
     uses the last one. Broken when the last one gives the wrong value, a warning otherwise."
+  - "V(origin): 403 through nginx: the Origin the probe sent (see P(wsproxy.nginx.doctor_plan#filter)) was
+    refused by an allowlist. A 429 (limit_conn, handshake_rate) is an V(nginx location) problem."
   - "V(backend via nginx): 502 (nginx cannot reach the backend; where C(proxy_pass) differs from the inventory it
     says so) or 504 (too slow)."
   - "Warnings (V(timeout)): a C(proxy_read_timeout) shorter than O(options.min_read_timeout); a proxy_pass that

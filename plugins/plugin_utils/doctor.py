@@ -178,6 +178,14 @@ def host_for(server_names: Sequence[str]) -> str:
     return "localhost"
 
 
+def origin_for(allowed: Sequence[str]) -> str | None:
+    """An Origin a location's allowlist (allowed_origins) accepts: its first entry, a wildcard made concrete."""
+    if not allowed:
+        return None
+    first = str(allowed[0])
+    return first.replace("://*.", "://doctor.", 1)
+
+
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
@@ -272,6 +280,7 @@ def doctor_plan(vhosts: object, options: object = None) -> dict[str, Any]:
             index = len(locations)
             uri = _probe_uri(location, user_paths.get(location.get("source"), location["path"]), vhost, opts)
             targets = _backend_targets(vhost, location)
+            origin = opts["origin"] or origin_for(location.get("allowed_origins") or [])
             entry = {
                 "id": index,
                 "vhost": vhost.get("name", host),
@@ -285,6 +294,7 @@ def doctor_plan(vhosts: object, options: object = None) -> dict[str, Any]:
                 "uri": uri,
                 "proxy_pass": location.get("proxy_pass"),
                 "backends": [target.address for target in targets],
+                "origin": origin,
                 "label": f"{vhost.get('name', host)}:{port} {describe(location)}",
             }
             locations.append(entry)
@@ -301,7 +311,7 @@ def doctor_plan(vhosts: object, options: object = None) -> dict[str, Any]:
                             "host_header": host,
                             # nginx does not check a backend's certificate unless proxy_ssl_verify is on.
                             "validate_certs": target.scheme != "https",
-                            "origin": opts["origin"],
+                            "origin": origin,
                             **common,
                         },
                     }
@@ -317,7 +327,7 @@ def doctor_plan(vhosts: object, options: object = None) -> dict[str, Any]:
                         "server_name": host,
                         "validate_certs": opts["validate_certs"],
                         "ca_file": opts["ca_file"],
-                        "origin": opts["origin"],
+                        "origin": origin,
                         **common,
                     },
                 }
@@ -849,6 +859,24 @@ def _nginx_probe_verdict(entry: Mapping[str, Any], result: Mapping[str, Any], an
         elif analysis.proxy_pass:
             detail += f" The location proxies to {analysis.proxy_pass} ({analysis.proxy_pass_where})."
         return Issue(BROKEN, "backend via nginx", summary, detail)
+    if problem == "status_403":
+        sent = f"the Origin {entry['origin']}" if entry.get("origin") else "a handshake without Origin"
+        return Issue(
+            BROKEN,
+            "origin",
+            f"403: {sent} was refused",
+            f"through nginx: {diagnosis} The probe sent {sent}; an allowed_origins list in the location (or a rule "
+            f"of the backend) refused it. Give -e doctor_origin=<an origin the browsers' pages have> to probe as "
+            f"they do, or add that origin to the allowlist",
+        )
+    if problem == "status_429":
+        return Issue(
+            BROKEN,
+            "nginx location",
+            "429: a handshake limit refused the probe",
+            f"through nginx: {diagnosis} limit_conn or limit_req (handshake_rate) refused it: the limit is lower "
+            f"than a few handshakes from one client",
+        )
     if problem == "status_504":
         return Issue(
             BROKEN, "backend via nginx", "the backend answers nginx too slowly (504)", f"through nginx: {diagnosis}"

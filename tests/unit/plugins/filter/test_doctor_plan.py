@@ -163,6 +163,28 @@ def test_plain_locations_are_not_probed_and_options_choose_the_uri():
     assert plan(vhosts, {"payload_size": 0})["probes"][0]["args"]["payload_size"] is None  # a text frame
 
 
+def test_origin_from_the_locations_allowlist_unless_given():
+    vhosts = [
+        {
+            "server_name": "a.example.test",
+            "locations": [
+                {
+                    "path": "/api/",
+                    "backend": "b:1",
+                    "allowed_origins": ["https://*.example.test", "https://app.example.test"],
+                    "allow_missing_origin": False,
+                },
+                {"path": "/open/", "backend": "b:1"},
+            ],
+        }
+    ]
+    result = plan(vhosts)
+    assert [entry["origin"] for entry in result["locations"]] == ["https://doctor.example.test", None]
+    assert [p["args"]["origin"] for p in result["probes"]] == ["https://doctor.example.test"] * 2 + [None] * 2
+    given = plan(vhosts, {"origin": "https://app.example.test"})
+    assert {p["args"]["origin"] for p in given["probes"]} == {"https://app.example.test"}
+
+
 def test_host_header_from_wildcards_and_catch_all():
     assert host_for(["*.example.test"]) == "doctor.example.test"
     assert host_for([".example.test"]) == "example.test"

@@ -444,6 +444,14 @@ def test_502_names_the_upstream_that_differs_from_the_inventory():
     assert slow["verdict"] == "BROKEN backend via nginx: the backend answers nginx too slowly (504)"
 
 
+def test_origin_refused_and_handshake_limits():
+    refused = only(run(make_plan(), nginx_t(), nginx=bad("status_403", 403, "Forbidden")))
+    assert refused["verdict"] == "BROKEN origin: 403: a handshake without Origin was refused"
+    assert "-e doctor_origin=" in text(refused)
+    limited = only(run(make_plan(), nginx_t(), nginx=bad("status_429", 429, "Too Many Requests")))
+    assert limited["verdict"] == "BROKEN nginx location: 429: a handshake limit refused the probe"
+
+
 def test_proxy_pass_edited_by_hand_but_working_is_a_warning():
     vhost = server(location(proxy_pass="http://127.0.0.1:5006"))
     row = only(run(make_plan(), nginx_t({"api-calls.conf": vhost})))
