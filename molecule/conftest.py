@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -59,3 +60,97 @@ def ansible_playbook(*args: str) -> subprocess.CompletedProcess[str]:
     """Run ansible-playbook from the controller against this scenario's inventory."""
     cmd = ["ansible-playbook", "-i", INVENTORY, *args]
     return subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False)
+
+
+# --------------------------------------------------------------------------- failure and fleet scenarios
+
+NGINX_MASTER = "nginx master PID"
+NGINX_WORKERS = "nginx worker PIDs"
+
+_ETC_NGINX_STATE = r"""
+import hashlib, json, os, stat
+state = {}
+for root, dirs, files in os.walk("/etc/nginx"):
+    for name in dirs + files:
+        path = os.path.join(root, name)
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            state[path] = "-> " + os.readlink(path)
+        elif stat.S_ISDIR(info.st_mode):
+            state[path] = "directory %04o %d:%d" % (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+        else:
+            with open(path, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            state[path] = "%s %04o %d:%d" % (digest, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+print(json.dumps(state, sort_keys=True))
+"""
+
+
+def etc_nginx_state(host: Any) -> dict[str, Any]:
+    """Everything that says whether a run changed nginx: every path under /etc/nginx with its sha256
+    (and mode, owner) or its symlink target ('-> target'), plus nginx's master PID and worker PIDs
+    (a reload replaces the workers, a restart the master too)."""
+    result = host.run(f"python3 -c {shlex.quote(_ETC_NGINX_STATE)}")
+    assert result.rc == 0, f"reading /etc/nginx failed: {result.stderr}"
+    state: dict[str, Any] = json.loads(result.stdout)
+    master, workers = nginx_pids(host)
+    state[NGINX_MASTER] = master
+    state[NGINX_WORKERS] = workers
+    return state
+
+
+def state_diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What differs between two etc_nginx_state() results, one line per path, for assertion messages."""
+    lines = []
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            lines.append(f"{key}: {before.get(key, '<absent>')} -> {after.get(key, '<absent>')}")
+    return lines
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def uncoloured(output: str) -> str:
+    """ansible-playbook output without its ANSI colours (Molecule sets ANSIBLE_FORCE_COLOR)."""
+    return _ANSI.sub("", output)
+
+
+_RESULT_LINE = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\][^{]*?=> (?P<result>\{.*\})\s*$")
+
+
+def failure_messages(run: subprocess.CompletedProcess[str]) -> dict[str, list[str]]:
+    """The msg of every failed task result in an ansible-playbook output, by host. Needs the JSON
+    result format (ANSIBLE_CALLBACK_RESULT_FORMAT=json, Molecule's ansible.cfg default). Failures go
+    to stderr with display_failed_stderr (Molecule's ansible.cfg), else to stdout: both are read, with
+    colours (Molecule sets ANSIBLE_FORCE_COLOR) taken out."""
+    messages: dict[str, list[str]] = {}
+    for line in uncoloured(run.stdout + "\n" + run.stderr).splitlines():
+        match = _RESULT_LINE.match(line)
+        if not match:
+            continue
+        try:
+            result = json.loads(match["result"])
+        except json.JSONDecodeError:
+            continue
+        found = [result.get("msg", "")] + [item.get("msg", "") for item in result.get("results", [])
+                                           if isinstance(item, dict) and item.get("failed")]
+        messages.setdefault(match["host"], []).extend(str(message) for message in found if message)
+    return messages
+
+
+_RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
+
+
+def play_recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP of an ansible-playbook output: {host: {'ok': n, 'changed': n, 'failed': n, ...}}.
+    A host the play never ran on is absent."""
+    _, _, recap = uncoloured(output).rpartition("PLAY RECAP")
+    result = {}
+    for line in recap.splitlines()[1:]:
+        match = _RECAP_LINE.match(line.strip())
+        if match:
+            result[match["host"]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match["counts"])}
+        elif result and line.strip():
+            break
+    return result
