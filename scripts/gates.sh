@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# The ecosystem's gates for wsproxy.nginx, each ending in one line: gate, ok or FAIL, seconds, what it found.
+#
+#   ansible-lint  production profile, zero violations (.ansible-lint)
+#   yamllint      --strict (.yamllint)
+#   ruff          ruff check . (pyproject.toml)
+#   sanity        ansible-test sanity on a copy of the checkout at .../ansible_collections/wsproxy/nginx
+#   collection    ansible-galaxy collection build; the tarball installed into a fresh virtualenv with
+#                 ansible-core alone; site.yml run from there against a throwaway wsproxy-test:bookworm
+#                 container; a WebSocket handshake through the nginx it configured
+#   changelog     antsibull-changelog lint, and a release built from the fragments in a temporary copy
+#   ee            ansible-builder create on execution-environment.yml; its galaxy requirements installed
+#                 from the build context as the image build would
+#
+# scripts/gates.sh [GATE ...]   runs the named gates (default: all). Exit status 1 if any gate failed.
+# Full output of each gate: .cache/gates/<gate>.log. Needs .venv (make venv), Docker and the test image
+# (make images), and shellcheck (scripts/ensure-clients.sh) for sanity's shellcheck test.
+set -euo pipefail
+shopt -s inherit_errexit
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+ALL_GATES=(ansible-lint yamllint ruff sanity collection changelog ee)
+ANSIBLE_BUILDER_VERSION=3.2.0   # the ee gate's own virtualenv, apart from .venv's tool chain
+BIN=$ROOT/.venv/bin
+LOGS=$ROOT/.cache/gates
+IMAGE=wsproxy-test:bookworm
+
+gates=("$@")
+[ ${#gates[@]} -gt 0 ] || gates=("${ALL_GATES[@]}")
+for gate in "${gates[@]}"; do
+  [[ " ${ALL_GATES[*]} " == *" $gate "* ]] || { echo "gates: unknown gate '$gate' (gates: ${ALL_GATES[*]})" >&2; exit 2; }
+done
+[ -x "$BIN/ansible-lint" ] || { echo "gates: no tool chain in .venv: run make venv first" >&2; exit 2; }
+git rev-parse --git-dir >/dev/null 2>&1 || { echo "gates: needs a git checkout (copies are made from git ls-files)" >&2; exit 2; }
+
+mkdir -p "$LOGS"
+WORK=$(mktemp -d /tmp/wsproxy-gates.XXXXXX)
+RUN_ID=wsproxy-gates-$$
+# On an early exit (Ctrl-C, an error of this script), end the gates still running, children first.
+kill_tree() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+declare -A pid
+cleanup() {
+  local gate
+  for gate in "${!pid[@]}"; do kill_tree "${pid[$gate]}"; done
+  wait 2>/dev/null || true
+  docker rm -f "$RUN_ID-target" "$RUN_ID-backend" >/dev/null 2>&1 || true
+  docker network rm "$RUN_ID" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export PATH="$BIN:$PATH" ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
+CORE_PIN=$(grep -E '^ansible-core==' requirements.txt)
+VERSION=$("$BIN/python" -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])')
+TARBALL_NAME=wsproxy-nginx-$VERSION.tar.gz
+
+# A copy of the checkout, tracked files plus new ones not yet added (never ignored ones, never the
+# collections/ symlink back to the root), at DEST/ansible_collections/wsproxy/nginx.
+copy_tree() {
+  local dest=$1/ansible_collections/wsproxy/nginx
+  mkdir -p "$dest"
+  git ls-files -z --cached --others --exclude-standard | grep -z -v -E '^collections/' \
+    | tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$dest"
+  echo "$dest"
+}
+
+# ---------------------------------------------------------------------------------------------- the gates
+# Each gate writes its tools' output to stderr (its log) and its summary, one line, to stdout; exit 0 = ok.
+
+gate_ansible_lint() {
+  local rc=0 out
+  # The checkout is its own collection path (collections/ -> root): the code linted is the code here.
+  ANSIBLE_COLLECTIONS_PATH="$ROOT/collections" ansible-lint --offline --nocolor >&2 || rc=$?
+  out=$(grep -E '^(Passed|Failed)' "$LOGS/ansible-lint.log" | tail -n1 || true)
+  echo "${out:-ansible-lint exited $rc, see the log}"
+  return "$rc"
+}
+
+gate_yamllint() {
+  local rc=0 out
+  out=$(yamllint --strict -f parsable . 2>&1) || rc=$?
+  echo "$out" >&2
+  echo "yamllint --strict .: $(grep -c . <<< "$out" || true) problems"
+  return "$rc"
+}
+
+gate_ruff() {
+  local rc=0 out
+  out=$(ruff check --output-format concise . 2>&1) || rc=$?
+  echo "$out" >&2
+  echo "ruff check .: $(grep -cE ':[0-9]+:[0-9]+: ' <<< "$out" || true) problems"
+  return "$rc"
+}
+
+# ansible-test bootstraps pip into each sanity virtualenv with a get-pip script from its own download site,
+# which is not a package registry and cannot be reached here. The same bootstrap is made from PyPI's pip
+# wheel (pip runs from a wheel on sys.path): a script in ansible-test's cache that installs what it is asked.
+# HOME is a project-local folder for ansible-test, so its cache and virtualenvs stay in .cache/gates/home.
+sanity_home() {
+  local home=$LOGS/home wheels=$LOGS/wheels pip_version ansible_test script
+  ansible_test=$("$BIN/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
+  pip_version=$(sed -n "s/^ *pip='\([0-9.]*\)',\$/\1/p" "$ansible_test/_internal/python_requirements.py")
+  [ -n "$pip_version" ] || { echo "gates: cannot tell which pip ansible-test bootstraps" >&2; return 1; }
+  script=$home/.ansible/test/cache/get_pip_${pip_version//./_}.py
+  mkdir -p "$(dirname "$script")" "$wheels"
+  if [ ! -f "$wheels/pip-$pip_version-py3-none-any.whl" ]; then
+    "$BIN/pip" download --disable-pip-version-check --quiet --no-deps --only-binary=:all: -d "$wheels" "pip==$pip_version" >&2
+  fi
+  cat > "$script" <<PY
+"""ansible-test's pip bootstrap, made by scripts/gates.sh from PyPI's pip $pip_version wheel."""
+import runpy
+import sys
+
+sys.path.insert(0, "$wheels/pip-$pip_version-py3-none-any.whl")
+args = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
+sys.argv = ["pip", "install", "--upgrade", "--force-reinstall", *args]
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+PY
+  echo "$home"
+}
+
+gate_sanity() {
+  local dest home pip_cache rc=0 total failed
+  command -v shellcheck >/dev/null || { echo "shellcheck is missing (scripts/ensure-clients.sh): its test would be skipped"; return 1; }
+  pip_cache=${PIP_CACHE_DIR:-$HOME/.cache/pip}
+  home=$(sanity_home)
+  dest=$(copy_tree "$WORK/sanity")
+  (cd "$dest" && HOME=$home PIP_CACHE_DIR=$pip_cache ansible-test sanity --python 3.11 --local --color no >&2) || rc=$?
+  total=$(grep -c '^Running sanity test' "$LOGS/sanity.log" || true)
+  if [ "$rc" -eq 0 ]; then
+    echo "ansible-test sanity --python 3.11: all $total tests passed"
+  else
+    failed=$(sed -n '/^FATAL: The .* sanity test(s) listed below/,$p' "$LOGS/sanity.log" | tail -n +2 | tr '\n' ' ')
+    echo "ansible-test sanity --python 3.11: $(wc -w <<< "$failed") of $total tests failed: ${failed% }"
+  fi
+  return "$rc"
+}
+
+gate_collection() {
+  local src venv play target backend docker_collections recap result
+  src=$(copy_tree "$WORK/collection-src")
+  mkdir -p "$WORK/dist"
+  echo "== ansible-galaxy collection build" >&2
+  ansible-galaxy collection build "$src" --output-path "$WORK/dist" >&2
+  [ -f "$WORK/dist/$TARBALL_NAME" ] || { echo "ansible-galaxy collection build made no $TARBALL_NAME"; return 1; }
+
+  echo "== a fresh virtualenv with $CORE_PIN alone, the tarball installed into it" >&2
+  venv=$WORK/venv
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --disable-pip-version-check --quiet "$CORE_PIN" >&2
+  play=$WORK/play
+  mkdir -p "$play"
+  cp site.yml "$play/site.yml"
+  printf '[defaults]\ninterpreter_python = auto_silent\nretry_files_enabled = false\n' > "$play/ansible.cfg"
+  export ANSIBLE_CONFIG=$play/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$venv/collections
+  "$venv/bin/ansible-galaxy" collection install --force "$WORK/dist/$TARBALL_NAME" -p "$venv/collections" >&2
+  # community.docker (its docker connection reaches the container) from .venv's ansible package, beside it.
+  # Nothing else is on the path: not the checkout, not ~/.ansible/collections.
+  docker_collections=$("$BIN/python" -c \
+    'import ansible_collections.community.docker as m, pathlib; print(pathlib.Path(m.__path__[0]).parents[2])')
+  export ANSIBLE_COLLECTIONS_PATH="$venv/collections:$docker_collections"
+  "$venv/bin/ansible-galaxy" collection list wsproxy.nginx >&2
+
+  echo "== a throwaway target and backend" >&2
+  docker image inspect "$IMAGE" >/dev/null 2>&1 || tests/images/build.sh bookworm >&2
+  target=$RUN_ID-target
+  backend=$RUN_ID-backend
+  docker network create "$RUN_ID" >/dev/null
+  docker run -d --name "$backend" --network "$RUN_ID" --network-alias calls-backend \
+    -v "$ROOT/tests/support:/opt/wsproxy:ro" "$IMAGE" python3 /opt/wsproxy/ws_backend.py --host 0.0.0.0 --port 5006 >/dev/null
+  docker run -d --name "$target" --network "$RUN_ID" -v "$ROOT/tests/support:/opt/wsproxy:ro" "$IMAGE" >/dev/null
+
+  echo "== site.yml from the installed collection" >&2
+  cat > "$play/inventory.yml" <<YAML
+---
+proxies:
+  hosts:
+    $target:
+      ansible_connection: community.docker.docker
+  vars:
+    websocket_proxy_remove_default_site: true
+    websocket_proxy_vhosts:
+      - name: api-calls
+        server_name: api.example.test
+        listen: 80
+        locations:
+          - path: /api/
+            backend: calls-backend:5006
+YAML
+  (cd "$play" && "$venv/bin/ansible-playbook" -i inventory.yml site.yml >&2)
+  recap=$(grep -E "^$target +:" "$LOGS/collection.log" | tail -n1 | grep -oE '(ok|changed|failed)=[0-9]+' | tr '\n' ' ')
+  recap=${recap% }
+
+  echo "== a WebSocket handshake through the nginx it configured" >&2
+  result=$(docker exec "$target" python3 /opt/wsproxy/wsclient.py ws://127.0.0.1/api/frontend-audio \
+    --host-header api.example.test --text gates --binary 640) || true
+  echo "$result" >&2
+  if ! "$BIN/python" -c '
+import json, sys
+r = json.loads(sys.argv[1])
+sys.exit(0 if r["status"] == 101 and r["text_echo"] and r["binary_echo"] else 1)' "$result" 2>/dev/null; then
+    echo "$TARBALL_NAME installed and ran site.yml ($recap), but the handshake through nginx failed"
+    return 1
+  fi
+  echo "$TARBALL_NAME in a fresh venv ($CORE_PIN): site.yml on $IMAGE ($recap); ws:// 101, text and 640-byte echo"
+}
+
+gate_changelog() {
+  local dest fragments
+  antsibull-changelog lint >&2
+  antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml >&2
+  # release consumes the fragments (keep_fragments: false): only ever in a copy.
+  dest=$(copy_tree "$WORK/changelog")
+  (cd "$dest" && ANSIBLE_COLLECTIONS_PATH="$WORK/changelog" antsibull-changelog release --version "$VERSION" >&2)
+  [ -s "$dest/CHANGELOG.rst" ] || { echo "antsibull-changelog release wrote no CHANGELOG.rst"; return 1; }
+  cat "$dest/CHANGELOG.rst" >&2
+  fragments=$("$BIN/python" -c \
+    'import sys, yaml; print(len(yaml.safe_load(open(sys.argv[1]))["releases"][sys.argv[2]]["fragments"]))' \
+    "$dest/changelogs/changelog.yaml" "$VERSION")
+  echo "lint clean; release $VERSION from $fragments fragments -> CHANGELOG.rst ($(wc -l < "$dest/CHANGELOG.rst") lines), in a copy"
+}
+
+gate_ee() {
+  local builder=$LOGS/ansible-builder-$ANSIBLE_BUILDER_VERSION src context listed
+  if [ ! -x "$builder/bin/ansible-builder" ]; then
+    rm -rf "$builder"
+    python3 -m venv "$builder"
+    "$builder/bin/pip" install --disable-pip-version-check --quiet "ansible-builder==$ANSIBLE_BUILDER_VERSION" >&2
+  fi
+  # The EE installs the tarball named in ee/requirements.yml: it must be this version's, with requirements.txt's core.
+  listed=$("$BIN/python" -c \
+    'import yaml; print(" ".join(c["name"] for c in yaml.safe_load(open("ee/requirements.yml"))["collections"]))')
+  [[ " $listed " == *" ee/$TARBALL_NAME "* ]] \
+    || { echo "ee/requirements.yml installs '$listed', not ee/$TARBALL_NAME (galaxy.yml says $VERSION)"; return 1; }
+  grep -qF "package_pip: $CORE_PIN" execution-environment.yml \
+    || { echo "execution-environment.yml does not pin $CORE_PIN (requirements.txt)"; return 1; }
+  src=$(copy_tree "$WORK/ee-src")
+  ansible-galaxy collection build "$src" --output-path "$src/ee" >&2
+  context=$WORK/ee-context
+  (cd "$src" && "$builder/bin/ansible-builder" create -f execution-environment.yml -c "$context" \
+    --output-filename Containerfile -v 3 >&2)
+  for f in Containerfile _build/requirements.yml "_build/ee/$TARBALL_NAME"; do
+    [ -f "$context/$f" ] || { echo "ansible-builder create left no $f in the build context"; return 1; }
+  done
+  grep -qF "$CORE_PIN" "$context/Containerfile" || { echo "the Containerfile does not install $CORE_PIN"; return 1; }
+  # What the image's galaxy stage runs in /build (the context's _build): the requirements must install.
+  (cd "$context/_build" && ANSIBLE_COLLECTIONS_PATH=$WORK/ee-collections \
+    ansible-galaxy collection install --force -r requirements.yml -p "$WORK/ee-collections" >&2)
+  [ -f "$WORK/ee-collections/ansible_collections/wsproxy/nginx/MANIFEST.json" ] \
+    || { echo "the EE's galaxy requirements did not install wsproxy.nginx"; return 1; }
+  echo "ansible-builder $ANSIBLE_BUILDER_VERSION create: Containerfile with $CORE_PIN; its requirements install $TARBALL_NAME"
+}
+
+# ---------------------------------------------------------------------------------------------- the runner
+# sanity (single-threaded pylint) and collection (containers, downloads) run beside the others;
+# the results are printed in the order of ALL_GATES, with each gate's own wall time.
+run_gate() {
+  local gate=$1 began
+  began=$(date +%s)
+  (
+    set +e
+    (set -euo pipefail; "gate_${gate//-/_}") > "$WORK/$gate.summary" 2> "$LOGS/$gate.log"
+    rc=$?
+    echo "$rc $(($(date +%s) - began))" > "$WORK/$gate.end"
+    exit "$rc"
+  ) &
+  pid[$gate]=$!
+}
+
+start=$(date +%s)
+echo "gates: ${gates[*]} (logs in .cache/gates/)"
+for gate in "${gates[@]}"; do
+  case $gate in sanity | collection) run_gate "$gate" ;; esac
+done
+for gate in "${gates[@]}"; do
+  case $gate in sanity | collection) ;; *) run_gate "$gate" && { wait "${pid[$gate]}" || true; } ;; esac
+done
+failed=()
+for gate in "${gates[@]}"; do
+  wait "${pid[$gate]}" 2>/dev/null || true
+  unset "pid[$gate]"
+  read -r rc secs < "$WORK/$gate.end" || { rc=1; secs=0; }
+  summary=$(tail -n1 "$WORK/$gate.summary" 2>/dev/null || true)
+  if [ "$rc" -eq 0 ]; then
+    printf '%-13s ok    %4ss  %s\n' "$gate" "$secs" "$summary"
+  else
+    failed+=("$gate")
+    printf '%-13s FAIL  %4ss  %s (.cache/gates/%s.log)\n' "$gate" "$secs" "${summary:-exit $rc}" "$gate"
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "gates: ${#failed[@]} of ${#gates[@]} failed (${failed[*]}) in $(($(date +%s) - start)) s"
+  exit 1
+fi
+echo "gates: all ${#gates[@]} passed in $(($(date +%s) - start)) s"
