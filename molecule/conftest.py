@@ -154,3 +154,18 @@ def play_recap(output: str) -> dict[str, dict[str, int]]:
         elif result and line.strip():
             break
     return result
+
+
+# --------------------------------------------------------------------------- security scenario (molecule/security)
+
+
+def failed_task(output: str) -> str:
+    """The name of the task an ansible-playbook run failed in ('' if none): the last TASK header before the
+    first 'fatal:' line (the injection tests check that it is a preflight validation)."""
+    task = ""
+    for line in uncoloured(output).splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK [") :].rsplit("]", 1)[0]
+        elif line.startswith("fatal:"):
+            return task
+    return ""
