@@ -35,6 +35,12 @@ done
 git rev-parse --git-dir >/dev/null 2>&1 || { echo "gates: needs a git checkout (copies are made from git ls-files)" >&2; exit 2; }
 
 mkdir -p "$LOGS"
+# One run at a time per checkout: runs share .cache/gates (logs, ansible-test's virtualenvs).
+exec 9> "$LOGS/.lock"
+if ! flock -n 9; then
+  echo "gates: another run of scripts/gates.sh in this checkout holds .cache/gates/.lock; waiting for it" >&2
+  flock -w 1200 9 || { echo "gates: still locked after 20 minutes" >&2; exit 2; }
+fi
 WORK=$(mktemp -d /tmp/wsproxy-gates.XXXXXX)
 RUN_ID=wsproxy-gates-$$
 # On an early exit (Ctrl-C, an error of this script), end the gates still running, children first.
@@ -211,8 +217,10 @@ sys.exit(0 if r["status"] == 101 and r["text_echo"] and r["binary_echo"] else 1)
 }
 
 gate_changelog() {
-  local dest fragments
-  antsibull-changelog lint >&2
+  local dest fragments rc=0 out
+  out=$(antsibull-changelog lint 2>&1) || rc=$?
+  echo "$out" >&2
+  [ "$rc" -eq 0 ] || { echo "antsibull-changelog lint: $(grep -c . <<< "$out" || true) problems"; return 1; }
   antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml >&2
   # release consumes the fragments (keep_fragments: false): only ever in a copy.
   dest=$(copy_tree "$WORK/changelog")
@@ -278,7 +286,14 @@ for gate in "${gates[@]}"; do
   case $gate in sanity | collection) run_gate "$gate" ;; esac
 done
 for gate in "${gates[@]}"; do
-  case $gate in sanity | collection) ;; *) run_gate "$gate" && { wait "${pid[$gate]}" || true; } ;; esac
+  # (run_gate must not be part of an && or || list: bash would then ignore set -e inside the gate)
+  case $gate in
+    sanity | collection) ;;
+    *)
+      run_gate "$gate"
+      wait "${pid[$gate]}" || true
+      ;;
+  esac
 done
 failed=()
 for gate in "${gates[@]}"; do
@@ -286,11 +301,13 @@ for gate in "${gates[@]}"; do
   unset "pid[$gate]"
   read -r rc secs < "$WORK/$gate.end" || { rc=1; secs=0; }
   summary=$(tail -n1 "$WORK/$gate.summary" 2>/dev/null || true)
+  # A gate stopped by a failing command has no summary of its own: show the last line it logged.
+  [ -n "$summary" ] || summary="exit $rc: $(grep -v '^\s*$' "$LOGS/$gate.log" | tail -n1 | cut -c1-160 || true)"
   if [ "$rc" -eq 0 ]; then
     printf '%-13s ok    %4ss  %s\n' "$gate" "$secs" "$summary"
   else
     failed+=("$gate")
-    printf '%-13s FAIL  %4ss  %s (.cache/gates/%s.log)\n' "$gate" "$secs" "${summary:-exit $rc}" "$gate"
+    printf '%-13s FAIL  %4ss  %s (.cache/gates/%s.log)\n' "$gate" "$secs" "$summary" "$gate"
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
