@@ -501,7 +501,7 @@ def _is_off(key: str, value: object) -> bool:
         return value is True
     if key == "allowed_origins":
         return isinstance(value, list) and not value
-    return type(value) is int and value == 0
+    return isinstance(value, int) and not isinstance(value, bool) and value == 0
 
 
 def _handshake_guard(location: Mapping[str, Any], source: str, settings: Defaults, websocket: bool) -> dict[str, Any]:
@@ -733,7 +733,7 @@ def _uri_part(proxy_pass: str) -> str:
     """The URI part of a proxy_pass value this module wrote: after 'scheme://host[:port]' or the socket's ':'."""
     rest = proxy_pass.split("://", 1)[1]
     if rest.startswith("unix:"):
-        _, colon, uri = rest[5:].partition(":")
+        colon, uri = rest[5:].partition(":")[1:]
         return uri if colon else ""
     slash = rest.find("/")
     return rest[slash:] if slash >= 0 else ""
