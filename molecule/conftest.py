@@ -169,3 +169,27 @@ def failed_task(output: str) -> str:
         elif line.startswith("fatal:"):
             return task
     return ""
+
+
+# --------------------------------------------------------------------------- live-reload and brownfield scenarios
+
+def nginx_processes(host: Any) -> dict[str, str]:
+    """nginx's children by PID, with their titles: 'nginx: worker process' serves the loaded configuration;
+    after a reload, 'nginx: worker process is shutting down' is an old worker finishing its open connections."""
+    master = host.file("/run/nginx.pid").content_string.strip()
+    listing = host.run(f"ps -o pid=,args= --ppid {master}").stdout
+    return dict(line.strip().split(None, 1) for line in listing.splitlines() if line.strip())
+
+
+def established_to(host: Any, port: int) -> int:
+    """How many established TCP connections the container holds to remote port `port` (nginx to its backend).
+    (Which process holds them, ss -p cannot say here: reading another user's /proc/PID/fd needs CAP_SYS_PTRACE.)"""
+    return len(host.run(f"ss -Htn state established '( dport = :{port} )'").stdout.splitlines())
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The docker CLI on the controller, for tests that change the scenario's containers themselves."""
+    run = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
+    if check and run.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed (rc={run.returncode}): {run.stderr.strip()}")
+    return run
