@@ -32,6 +32,7 @@ import platform
 import queue
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -80,7 +81,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "http_requests": 10000,
         "http_warmup": 500,
         "http_concurrency": 32,
-        "http_rounds": 2,
+        "http_rounds": 3,
         "vhost_counts": [1, 10, 100],
         "lifetime_s": 3600,
         "out": BENCH / "results",
@@ -227,11 +228,12 @@ def tuned_vars(target: int) -> tuple[dict[str, Any], Any]:
     """The role variables of bench/tuned-vars.yml, "{{ bench_target }}" resolved, and the backend value."""
     knobs = yaml.safe_load((BENCH / "tuned-vars.yml").read_text()) or {}
     mode = knobs.pop("bench_backend_addresses", "auto")
+    mode = os.environ.get("BENCH_BACKEND_ADDRESSES") or mode  # one run with another value, the file unchanged
     count = int(knobs.pop("bench_backend_addresses_count", 4))
     for name, value in list(knobs.items()):
         if isinstance(value, str) and value.replace(" ", "") == "{{bench_target}}":
             knobs[name] = target
-    if mode == "auto":
+    if str(mode) == "auto":
         mode = count if role_accepts_backend_list() else 1
     mode = int(mode)
     if mode <= 1:
@@ -713,14 +715,13 @@ def measure_http(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
                     f"{stats['connections_opened']} backend connections for {stats['http_requests']} requests")
     finally:
         lab.stop_backends()
-    for label, reports in runs.items():
+    for label, reports in runs.items():  # the median round: one slow moment of a shared machine does not count
         results[label] = {
-            "requests_per_s": round(sum(r["requests_per_s"] for r in reports) / len(reports), 1),
-            "backend_connections_per_10k": round(
-                sum(r["backend_connections_per_10k"] for r in reports) / len(reports), 1),
+            "requests_per_s": statistics.median(r["requests_per_s"] for r in reports),
+            "backend_connections_per_10k": statistics.median(r["backend_connections_per_10k"] for r in reports),
             "errors": sum(r["errors"]["total"] for r in reports),
-            "latency_p50_ms": round(sum(r["latency_p50_ms"] for r in reports) / len(reports), 3),
-            "latency_p99_ms": round(sum(r["latency_p99_ms"] for r in reports) / len(reports), 3),
+            "latency_p50_ms": statistics.median(r["latency_p50_ms"] for r in reports),
+            "latency_p99_ms": statistics.median(r["latency_p99_ms"] for r in reports),
             "runs": reports,
         }
     return results
@@ -760,7 +761,8 @@ def measure_converge(run_id: str, raw: Path, profile: dict[str, Any], knobs: dic
 
 def machine_info(source: Path) -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()
-    role_files = sorted(p for p in (CHECKOUT / "roles").rglob("*") if p.is_file())
+    role_files = sorted(p for name in SNAPSHOT_ITEMS for p in [CHECKOUT / name, *(CHECKOUT / name).rglob("*")]
+                        if p.is_file())
     digest = hashlib.sha256()
     for path in role_files:
         digest.update(str(path.relative_to(CHECKOUT)).encode() + b"\0" + path.read_bytes())
@@ -829,6 +831,10 @@ def main(argv: list[str] | None = None) -> int:
         "measurements": dict(previous.get("measurements", {})) if previous.get("profile") == profile_name else {},
     }
     failures: list[str] = []
+    machine = results["machine"]
+    provenance = {"started": results["started"], "git_commit": machine["git_commit"],
+                  "role_uncommitted_changes": machine["role_uncommitted_changes"],
+                  "role_tree_sha256": machine["role_tree_sha256"]}
 
     image_id = ensure_image(args.rebuild_image)
     results["machine"]["nginx"] = docker("run", "--rm", "--network", "none", IMAGE, "sh", "-c",
@@ -857,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     load_before = load_average()
                     measured = measure(lab, profile)
-                    results["measurements"][name] = {"status": "ok", **measured,
+                    results["measurements"][name] = {"status": "ok", **measured, "run": provenance,
                                                      "load_average": [load_before, load_average()]}
                 except BenchError as exc:
                     failures.append(f"{name}: {exc}")
@@ -875,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             load_before = load_average()
             measured = measure_converge(run_id, raw, profile, knobs, backend)
-            results["measurements"]["converge"] = {"status": "ok", **measured,
+            results["measurements"]["converge"] = {"status": "ok", **measured, "run": provenance,
                                                    "load_average": [load_before, load_average()]}
         except BenchError as exc:
             failures.append(f"converge: {exc}")
