@@ -197,11 +197,14 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
         "",
         load_note(results),
         "",
-        provenance_note(results),
-        "",
+        *([provenance_note(results), ""] if provenance_note(results) else []),
         table(["Figure", "Baseline (seed config)", "Role", "Target", "Met"], summary_rows(results)),
         "",
     ]
+    if results["profile"] == "smoke":
+        parts += ["A smoke run checks that every measurement works. At its sizes (hundreds of WebSockets, hundreds "
+                  "of requests) fixed costs dominate memory per WebSocket and connections per 10,000 requests, "
+                  "and 300 samples make a shaky p99: the full run (make bench) gives the figures.", ""]
     failed = {name: value["error"] for name, value in m.items() if value.get("status") == "error"}
     if failed:
         parts += ["**Measurements that failed to run:**", ""]
