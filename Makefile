@@ -12,13 +12,15 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv host images lint unit molecule test demo demo-clean clean
+.PHONY: help venv host images lint unit molecule gates bench bench-smoke test demo demo-clean clean
 
 help:
 	@echo "make demo        configure a real nginx proxy with site.yml and shake hands through it"
 	@echo "make test        lint, unit/property/differential tests, then every Molecule scenario"
 	@echo "make unit        only the tests under tests/ (no containers)"
 	@echo "make molecule    only the Molecule scenarios ($(SCENARIOS))"
+	@echo "make bench       benchmarks: the seed's config vs the role, results in bench/results/"
+	@echo "make gates       ansible-lint, ansible-test sanity, galaxy build+install, antsibull-changelog, EE"
 	@echo "make demo-clean  remove the demo containers"
 
 # The virtualenv is rebuilt whenever requirements.txt changes.
@@ -36,7 +38,7 @@ images: host
 	tests/images/build.sh
 
 lint: venv
-	$(BIN)/ruff check plugins tests molecule
+	$(BIN)/ruff check plugins tests molecule bench
 	$(BIN)/yamllint --strict .
 
 unit: venv host
@@ -48,7 +50,16 @@ molecule: venv images
 	  $(BIN)/molecule test -s $$s || exit 1; \
 	done
 
-test: lint unit molecule
+gates: venv images
+	scripts/gates.sh
+
+bench: venv images
+	bench/run.sh
+
+bench-smoke: venv images
+	bench/run.sh --smoke
+
+test: lint unit molecule bench-smoke
 
 demo: venv images
 	scripts/demo.sh
