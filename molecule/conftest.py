@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import testinfra
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -193,3 +194,14 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     if check and run.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed (rc={run.returncode}): {run.stderr.strip()}")
     return run
+
+
+@pytest.fixture(scope="module")
+def json_results():
+    """Runs of ansible_playbook() in a module that uses this print JSON results without colour,
+    which failure_messages() reads."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
+        patch.setenv("ANSIBLE_NOCOLOR", "1")
+        patch.setenv("ANSIBLE_FORCE_COLOR", "0")
+        yield

@@ -34,14 +34,8 @@ VHOST = "/etc/nginx/sites-available/api-calls.conf"
 PLAY = "PLAY [WebSocket-aware nginx reverse proxies]"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def json_results():
-    """failure_messages() reads the JSON result format; make sure the runs use it."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
-        patch.setenv("ANSIBLE_NOCOLOR", "1")
-        patch.setenv("ANSIBLE_FORCE_COLOR", "0")
-        yield
+# failure_messages() reads the JSON result format: every run of this module uses it (molecule/conftest.py).
+pytestmark = pytest.mark.usefixtures("json_results")
 
 
 @pytest.fixture(scope="module")
