@@ -571,6 +571,13 @@ def _role_listens(vhost: Mapping[str, Any], where: str) -> list[Listen]:
         result.append(
             Listen(address, port, bool(listen.get("ssl")), bool(listen.get("default_server")), text=f"port {port}")
         )
+    # A TLS vhost's redirect_http server listens on plain HTTP with the same server names: it clashes like a listen.
+    redirect = vhost.get("redirect")
+    if redirect:
+        port = redirect.get("port")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ConfigError(f"{where}.redirect.port: {port!r} is not a port (1-65535)")
+        result.append(Listen("*", port, False, False, text=f"port {port} (its redirect_http server)"))
     return result
 
 

@@ -265,6 +265,8 @@ BAD_INPUT = [
     # capacity
     pytest.param({"websocket_proxy_max_websockets": "many"},
                  "websocket_proxy_max_websockets", "cannot be converted to an int", id="max_websockets-word"),
+    pytest.param({"websocket_proxy_max_websockets": 0},
+                 "websocket_proxy_max_websockets: 0", "is not a number of WebSockets", id="max_websockets-zero"),
 ]
 
 

@@ -113,3 +113,31 @@ def test_a_good_change_rolls_out_to_every_host_one_at_a_time(fleet):
         assert after[NGINX_MASTER] == before[name][NGINX_MASTER], name
         assert after[NGINX_WORKERS] != before[name][NGINX_WORKERS], name
         assert_echoes(host)
+
+
+def test_an_unreachable_host_stops_a_rollout_in_batches_of_two(fleet):
+    """max_fail_percentage counts failed hosts, not unreachable ones; site.yml's last task makes up for it."""
+    before = {name: etc_nginx_state(host) for name, host in fleet.items()}
+    docker("pause", FIRST)  # every docker exec into it fails: Ansible reports it UNREACHABLE
+    try:
+        run = ansible_playbook("site.yml", "-e", "wsproxy_serial=2",
+                               "-e", json.dumps({"websocket_proxy_read_timeout": "3h"}))
+    finally:
+        docker("unpause", FIRST)
+    output = run.stdout[-6000:] + run.stderr[-3000:]
+
+    assert run.returncode != 0, f"the rollout succeeded: {output}"
+    recap = play_recap(run.stdout)
+    assert recap[FIRST]["unreachable"] == 1, recap
+    second, third = REST
+    # The second host shared the first batch: it got the change, then stopped the rollout.
+    assert "proxy_read_timeout 3h;" in fleet[second].file(VHOST).content_string
+    message = " | ".join(failure_messages(run).get(second, []))
+    assert f"Stopping the rollout before the next batch: {FIRST} failed or became unreachable" in message, message
+    # The third host, in the next batch, was never touched.
+    assert batches(run.stdout) == [[FIRST, second]], batches(run.stdout)
+    assert third not in recap or recap[third]["ok"] == 0, recap
+    after = etc_nginx_state(fleet[third])
+    assert after == before[third], f"{third} changed:\n" + "\n".join(state_diff(before[third], after))
+    for host in fleet.values():
+        assert_echoes(host)

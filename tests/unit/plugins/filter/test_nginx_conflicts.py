@@ -331,6 +331,21 @@ def test_each_vhost_and_each_of_its_ports_is_checked(host):
     assert conflict["message"].startswith("websocket_proxy_vhosts[1].server_name: 'B.example.com' on port 8443 ")
 
 
+def test_the_redirect_http_server_of_a_tls_vhost_clashes_on_its_plain_port(host):
+    host.write("sites-enabled/legacy", f"server {{\n    listen 80;\n    server_name {NAME};\n}}\n")
+    tls = {"certificate": "/etc/ssl/certs/api.pem", "certificate_key": "/etc/ssl/private/api.key"}
+    # What the role writes for that vhost's redirect: a plain server on port 80 with the same names.
+    host.role_vhost("api-calls", role_server(80, body="return 301 https://$host$request_uri;"))
+    stdout, stderr = host.dump()
+    assert f'conflicting server name "{NAME}" on 0.0.0.0:80, ignored' in stderr  # what nginx says of it
+    (conflict,) = nginx_conflicts(stdout, host.owned, [], vhosts(tls=tls, redirect_http=True))
+    assert conflict["kind"] == "server"
+    assert conflict["message"].startswith(f"websocket_proxy_vhosts[0].server_name: {NAME!r} on port 80 ")
+    assert conflict["file"] == host.path("sites-enabled/legacy")
+    # Without redirect_http the vhost listens on 443 only, and the legacy server on 80 is no clash.
+    assert nginx_conflicts(stdout, host.owned, [], vhosts(tls=tls)) == []
+
+
 # --- default servers -------------------------------------------------------------------------------------
 
 DEBIAN_DEFAULT = """\
