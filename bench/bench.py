@@ -76,8 +76,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "target": 50000,
         "steps": [250, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 25000, 30000, 35000,
                   40000, 45000, 50000],
-        "rtt_samples": 5000,
+        "rtt_samples": 10000,
         "rtt_warmup": 500,
+        "rtt_round_size": 50,
         "http_requests": 10000,
         "http_warmup": 500,
         "http_concurrency": 32,
@@ -91,6 +92,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "steps": [100, 200, 400],
         "rtt_samples": 300,
         "rtt_warmup": 30,
+        "rtt_round_size": 50,
         "http_requests": 300,
         "http_warmup": 30,
         "http_concurrency": 8,
@@ -659,30 +661,58 @@ def measure_capacity(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- 2. round trips
 
 
+DIRECT_TLS_PORT = 5443  # the backend with TLS of its own (bench/tls_backend.py): the "direct wss" baseline
+
+
+def start_tls_backend(lab: Lab) -> None:
+    """ws_backend.py behind Python's own TLS on DIRECT_TLS_PORT, in the lab (stopped by stop_tls_backend)."""
+    docker("exec", "-d", lab.net, "sh", "-c",
+           "echo $$ > /tmp/bench-tls-backend.pid; exec python3 /bench/tls_backend.py --cert /tls/server.pem "
+           f"--key /tls/server.key --host 127.0.0.1 --port {DIRECT_TLS_PORT} --name backend-tls "
+           "> /tmp/bench-tls-backend.log 2>&1")
+    wait_for(lambda: "listening on" in sh(lab.net, "cat /tmp/bench-tls-backend.log 2>/dev/null; true", check=False),
+             30, "the TLS backend to listen")
+
+
+def stop_tls_backend(lab: Lab) -> None:
+    sh(lab.net, "test -s /tmp/bench-tls-backend.pid && kill $(cat /tmp/bench-tls-backend.pid) 2>/dev/null;"
+       " rm -f /tmp/bench-tls-backend.pid /tmp/bench-tls-backend.log; true", check=False)
+
+
 def measure_rtt(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
     lab.start_backends(1)
     try:
+        start_tls_backend(lab)
         targets = {
             "direct": f"ws://127.0.0.1:{BACKEND_PORT}{WS_PATH}",
+            "direct wss": f"wss://127.0.0.1:{DIRECT_TLS_PORT}{WS_PATH}",
             "seed ws": f"ws://127.0.0.1:{SEED_PORT}{WS_PATH}",
             "role ws": f"ws://127.0.0.1:{ROLE_PORT}{WS_PATH}",
             "role wss": f"wss://127.0.0.1:{ROLE_TLS_PORT}{WS_PATH}",
         }
         args = ["rtt", "--samples", str(profile["rtt_samples"]), "--warmup", str(profile["rtt_warmup"]),
+                "--round-size", str(profile["rtt_round_size"]), "--baseline", "direct",
                 "--size", "640", "--host-header", HOST_HEADER, "--cafile", "/tls/ca.pem", "--max-seconds", "240"]
         for name, url in targets.items():
             args += ["--target", f"{name}={url}"]
-        log(f"rtt: {profile['rtt_samples']} round trips of 640-byte frames on each of {', '.join(targets)}")
+        log(f"rtt: {profile['rtt_samples']} round trips of 640-byte frames on each of {', '.join(targets)}, "
+            f"interleaved in rounds of {profile['rtt_round_size']}")
         report = lab.loadgen(*args, timeout=300)
     finally:
+        stop_tls_backend(lab)
         lab.stop_backends()
     failed = {name: path["error"] for name, path in report.get("paths", {}).items() if "error" in path}
     if failed or report.get("error"):
         raise BenchError(f"rtt: {failed or report.get('error')}")
-    direct = report["paths"]["direct"]
-    for path in report["paths"].values():
+    paths = report["paths"]
+    direct = paths["direct"]
+    for path in paths.values():
         path["p50_ratio"] = round(path["p50_us"] / direct["p50_us"], 2)
         path["p99_ratio"] = round(path["p99_us"] / direct["p99_us"], 2)
+    # Like for like: wss through nginx against wss straight to the backend (TLS on both sides of both).
+    like = paths["role wss"]
+    like["vs_direct_wss"] = {"p50_ratio": round(like["p50_us"] / paths["direct wss"]["p50_us"], 2),
+                             "p99_ratio": round(like["p99_us"] / paths["direct wss"]["p99_us"], 2)}
     return report
 
 

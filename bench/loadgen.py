@@ -11,8 +11,9 @@ bounded in count and time; every wait has a timeout.
           {"op": "grow", "total": N}  open connections until N are held in total, then echo-verify
                                       every held connection (new and old); failures are dropped
           {"op": "close"}             close everything and exit
-    loadgen.py rtt   --target NAME=URL [...] --samples N --warmup N --size 640
-        Round trips of binary frames over one connection per target, interleaved across targets.
+    loadgen.py rtt   --target NAME=URL [...] --samples N --warmup N --size 640 --round-size 50
+        Round trips of binary frames over one connection per target, interleaved across targets in a random
+        order, in short rounds; pooled percentiles, per-round ratios to the baseline, the client's CPU time.
     loadgen.py http  --url URL --requests N --concurrency C
         Plain HTTP/1.1 keep-alive GETs; requests per second, statuses, client connections used.
     loadgen.py get   --url URL
@@ -457,6 +458,7 @@ class BlockingWebSocket:
             sock = context.wrap_socket(sock, server_hostname=header.partition(":")[0])
         self.sock = sock
         self.tls = sock.version() if secure else None  # type: ignore[union-attr]
+        self.cipher = sock.cipher()[0] if secure else None  # type: ignore[union-attr]
         key, accept = new_key()
         sock.sendall(handshake_request(parts.path or "/", header, key))
         head = b""
@@ -507,7 +509,7 @@ def unmasked_frame(opcode: int, payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x80 | opcode, 127, size) + payload
 
 
-def percentile(sorted_values: list[int], fraction: float) -> int:
+def percentile(sorted_values: list[int] | list[float], fraction: float) -> float:
     """Nearest-rank percentile."""
     if not sorted_values:
         return 0
@@ -515,10 +517,35 @@ def percentile(sorted_values: list[int], fraction: float) -> int:
     return sorted_values[rank - 1]
 
 
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, 10th and 90th percentile, min and max of per-round ratios."""
+    ordered = sorted(values)
+    return {key: round(percentile(ordered, fraction), 3)
+            for key, fraction in (("min", 0.0), ("p10", 0.10), ("median", 0.50), ("p90", 0.90), ("max", 1.0))}
+
+
+def read_load_average() -> float:
+    try:
+        with open("/proc/loadavg") as handle:
+            return float(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1.0
+
+
 def run_rtt(args: argparse.Namespace) -> int:
+    """Round trips on one connection per target, interleaved frame by frame in short rounds.
+
+    Every iteration sends one frame on every path, in a fresh random order (a fixed order would always put
+    the same path right after the same other path, whose tail work on the shared backend or CPUs would then
+    weigh on it alone). ``--round-size`` iterations make a round: within a round all paths saw the same
+    moment of the machine, so each round's p50 (and p90) divided by the baseline's of the same round is a
+    ratio with the machine's drift taken out; the spread of those ratios over the rounds says how steady it
+    was. The pooled p50/p90/p99 over all samples are what the targets are judged on.
+    """
     signal.alarm(int(args.max_seconds))
     targets: list[tuple[str, BlockingWebSocket]] = []
-    report: dict[str, Any] = {"size": args.size, "samples": args.samples, "warmup": args.warmup, "paths": {}}
+    report: dict[str, Any] = {"size": args.size, "samples": args.samples, "warmup": args.warmup,
+                              "round_size": args.round_size, "order": "random per iteration", "paths": {}}
     ok = True
     for name, url in args.target:
         try:
@@ -526,24 +553,49 @@ def run_rtt(args: argparse.Namespace) -> int:
         except (OSError, HandshakeRefused, ssl.SSLError) as exc:
             report["paths"][name] = {"url": url, "error": f"{type(exc).__name__}: {exc}"}
             ok = False
-    samples: dict[str, list[int]] = {name: [] for name, _ in targets}
+    names = [name for name, _ in targets]
+    baseline = args.baseline if args.baseline in names else (names[0] if names else "")
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    cpu: dict[str, list[int]] = {name: [] for name in names}  # the client's CPU time per round trip
+    rounds: list[dict[str, list[int]]] = []
+    loads: list[float] = [read_load_average()]
     buffer = memoryview(bytearray(args.size + 16))
     deadline = time.monotonic() + args.max_seconds * 0.9
     rng = random.Random(6455)
+    round_size = max(1, args.round_size)
+    current: dict[str, list[int]] = {name: [] for name in names}
+    started = time.monotonic()
     try:
         for index in range(args.warmup + args.samples):
             if time.monotonic() > deadline:
                 report["truncated"] = True
                 break
-            order = targets[index % len(targets) :] + targets[: index % len(targets)]  # no fixed position
+            order = targets[:]
+            rng.shuffle(order)
             for name, conn in order:
                 payload = rng.randbytes(args.size)
-                elapsed = conn.round_trip(masked_frame(OP_BINARY, payload), unmasked_frame(OP_BINARY, payload), buffer)
+                frame, expected = masked_frame(OP_BINARY, payload), unmasked_frame(OP_BINARY, payload)
+                cpu_started = time.thread_time_ns()
+                elapsed = conn.round_trip(frame, expected, buffer)
+                cpu_used = time.thread_time_ns() - cpu_started
                 if index >= args.warmup:
                     samples[name].append(elapsed)
+                    cpu[name].append(cpu_used)
+                    current[name].append(elapsed)
+            if index >= args.warmup and (index - args.warmup + 1) % round_size == 0:
+                rounds.append(current)
+                current = {name: [] for name in names}
+                if len(rounds) % 10 == 0:
+                    loads.append(read_load_average())
     except (OSError, HandshakeRefused) as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"
         ok = False
+    report["seconds"] = round(time.monotonic() - started, 1)
+    loads.append(read_load_average())
+    report["load_average"] = {"min": min(loads), "max": max(loads), "mean": round(sum(loads) / len(loads), 2),
+                              "samples": len(loads)}
+    report["rounds"] = len(rounds)
+    report["baseline"] = baseline
     for name, conn in targets:
         conn.close()
         values = sorted(samples[name])
@@ -552,9 +604,11 @@ def run_rtt(args: argparse.Namespace) -> int:
             report["paths"][name] = {"url": url, "error": report.get("error", "no samples")}
             ok = False
             continue
+        cpu_values = sorted(cpu[name])
         report["paths"][name] = {
             "url": url,
             "tls": conn.tls,
+            "cipher": conn.cipher,
             "count": len(values),
             "p50_us": round(percentile(values, 0.50) / 1000, 1),
             "p90_us": round(percentile(values, 0.90) / 1000, 1),
@@ -562,7 +616,19 @@ def run_rtt(args: argparse.Namespace) -> int:
             "min_us": round(values[0] / 1000, 1),
             "max_us": round(values[-1] / 1000, 1),
             "mean_us": round(sum(values) / len(values) / 1000, 1),
+            "client_cpu_p50_us": round(percentile(cpu_values, 0.50) / 1000, 1),
         }
+    if baseline and report["paths"].get(baseline, {}).get("count"):
+        for name in names:
+            if name == baseline or not report["paths"][name].get("count"):
+                continue
+            ratios: dict[str, list[float]] = {"p50": [], "p90": []}
+            for block in rounds:
+                base, mine = sorted(block[baseline]), sorted(block[name])
+                for key, fraction in (("p50", 0.50), ("p90", 0.90)):
+                    ratios[key].append(percentile(mine, fraction) / percentile(base, fraction))
+            if rounds:
+                report["paths"][name]["round_ratios"] = {key: spread(value) for key, value in ratios.items()}
     emit(report)
     return 0 if ok else 1
 
@@ -764,6 +830,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     rtt.add_argument("--samples", type=int, default=5000)
     rtt.add_argument("--warmup", type=int, default=200)
     rtt.add_argument("--size", type=int, default=640)
+    rtt.add_argument("--round-size", type=int, default=50, help="iterations (one frame on every path) per round")
+    rtt.add_argument("--baseline", default="direct", help="the target the per-round ratios divide by")
     rtt.add_argument("--host-header", default="bench.test")
     rtt.add_argument("--cafile")
     rtt.add_argument("--timeout", type=float, default=10.0)
@@ -782,7 +850,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     get.add_argument("--timeout", type=float, default=10.0)
 
     args = parser.parse_args(argv)
-    for name in ("workers", "samples", "warmup", "requests", "concurrency"):
+    for name in ("workers", "samples", "warmup", "requests", "concurrency", "round_size"):
         value = getattr(args, name, None)
         if value is not None and not 0 <= value <= 1_000_000:
             parser.error(f"--{name} out of range: {value}")

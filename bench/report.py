@@ -92,17 +92,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
         ])
     rtt = ok(m, "rtt")
     if rtt:
-        paths = rtt["paths"]
-        direct, ws, wss = paths["direct"], paths["role ws"], paths["role wss"]
-        for key, limit in (("p50", targets["rtt_p50_ratio"]), ("p99", targets["rtt_p99_ratio"])):
-            rows.append([
-                f"Round trip of a 640-byte frame, {key}",
-                f"direct {direct[key + '_us']:.0f} µs",
-                f"ws {ws[key + '_us']:.0f} µs ({ws[key + '_ratio']:.2f}x), "
-                f"wss {wss[key + '_us']:.0f} µs ({wss[key + '_ratio']:.2f}x)",
-                f"≤ {limit:g}x direct",
-                verdict(ws[key + "_ratio"] <= limit and wss[key + "_ratio"] <= limit),
-            ])
+        rows += rtt_summary_rows(rtt, targets)
     http = ok(m, "http")
     if http:
         seed, role = http["seed"], http["role"]
@@ -137,6 +127,98 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
                 verdict(met),
             ])
     return rows
+
+
+def rtt_met(path: dict[str, Any], key: str, limit: float) -> bool:
+    return path[key + "_ratio"] <= limit
+
+
+def rtt_summary_rows(rtt: dict[str, Any], targets: dict[str, Any]) -> list[list[str]]:
+    """p50 and p99 through the role's nginx against direct (the targets), each path's verdict said plainly;
+    then wss through nginx against direct wss (like for like, no target)."""
+    paths = rtt["paths"]
+    direct, ws, wss = paths["direct"], paths["role ws"], paths["role wss"]
+    seed = paths.get("seed ws")
+    rows = []
+    for key, limit in (("p50", targets["rtt_p50_ratio"]), ("p99", targets["rtt_p99_ratio"])):
+        verdicts = ", ".join(f"{label} {verdict(rtt_met(path, key, limit))}"
+                             for label, path in (("ws", ws), ("wss", wss)))
+        rows.append([
+            f"Round trip of a 640-byte frame, {key}",
+            f"direct {direct[key + '_us']:.0f} µs"
+            + (f"; seed ws {seed[key + '_us']:.0f} µs ({seed[key + '_ratio']:.2f}x)" if seed else ""),
+            f"ws {ws[key + '_us']:.0f} µs ({ws[key + '_ratio']:.2f}x), "
+            f"wss {wss[key + '_us']:.0f} µs ({wss[key + '_ratio']:.2f}x)",
+            f"≤ {limit:g}x direct",
+            verdicts,
+        ])
+    like = wss.get("vs_direct_wss")
+    if like and "direct wss" in paths:
+        dwss = paths["direct wss"]
+        rows.append([
+            "Round trip, wss through nginx vs direct wss (like for like)",
+            f"direct wss p50 {dwss['p50_us']:.0f} µs, p99 {dwss['p99_us']:.0f} µs",
+            f"wss p50 {like['p50_ratio']:.2f}x, p99 {like['p99_ratio']:.2f}x",
+            "- (the targets are against direct ws)",
+            "-",
+        ])
+    return rows
+
+
+def rtt_details(rtt: dict[str, Any], targets: dict[str, Any]) -> list[str]:
+    """Section 2 of results.md: every path, the per-round ratios, the client's CPU, the load, the verdicts."""
+    paths = rtt["paths"]
+
+    def rounds(p: dict[str, Any], key: str) -> str:
+        spread = (p.get("round_ratios") or {}).get(key)
+        return f"{spread['median']:.2f}x ({spread['p10']:.2f}-{spread['p90']:.2f})" if spread else "-"
+
+    def transport(p: dict[str, Any]) -> str:
+        return f" ({p['tls']}, {p['cipher']})" if p.get("cipher") else f" ({p['tls']})" if p.get("tls") else ""
+
+    rows = [[name, p["url"] + transport(p), f"{p['count']:,}", f"{p['p50_us']:.0f}", f"{p['p90_us']:.0f}",
+             f"{p['p99_us']:.0f}", f"{p['p50_us'] - paths['direct']['p50_us']:+.0f}", f"{p['p50_ratio']:.2f}x",
+             f"{p['p99_ratio']:.2f}x", rounds(p, "p50"),
+             rounds(p, "p90"), num(p.get("client_cpu_p50_us"), 1)]
+            for name, p in ((n, paths[n]) for n in rtt_names(rtt))]
+    if rtt.get("round_size"):
+        how = (f"{rtt['samples']:,} samples per path after {rtt['warmup']} warm-up round trips, one connection per "
+               "path, one backend process. Each iteration sends one frame on every path in a fresh random order; "
+               f"{rtt['round_size']} iterations make a round ({rtt.get('rounds', 0)} rounds, "
+               f"{rtt.get('seconds', 0):.1f} s). The pooled percentiles over all samples are judged against the "
+               "targets; a round's ratio is that round's p50 (p90) divided by direct's in the same round, shown as "
+               "the median over the rounds with the 10th-90th percentile range: when the median agrees with the "
+               "pooled ratio, the machine's drift did not move the figure.")
+    else:  # results.json of an older run
+        how = (f"{rtt['samples']} samples per path after {rtt['warmup']} warm-up round trips, interleaved across "
+               "paths, one connection each, one backend process.")
+    parts = ["## 2. Round trips of 640-byte binary frames", "", how, "",
+             table(["Path", "URL", "Samples", "p50 µs", "p90 µs", "p99 µs", "p50 - direct µs", "p50 / direct",
+                    "p99 / direct",
+                    "per-round p50 / direct", "per-round p90 / direct", "client CPU µs"], rows), ""]
+    load = rtt.get("load_average")
+    if isinstance(load, dict):
+        parts += [f"Load average (1 min) while measuring: {load['min']:.1f} to {load['max']:.1f} "
+                  f"({load['samples']} readings).", ""]
+    verdicts = []
+    for key, limit in (("p50", targets["rtt_p50_ratio"]), ("p99", targets["rtt_p99_ratio"])):
+        for label in ("role ws", "role wss"):
+            path = paths[label]
+            verdicts.append(f"{label} {key} {path[key + '_ratio']:.2f}x direct: target ≤ {limit:g}x "
+                            + ("met" if rtt_met(path, key, limit) else "**not met**"))
+    parts += ["Targets: " + "; ".join(verdicts) + ".", ""]
+    like = paths["role wss"].get("vs_direct_wss")
+    if like and "direct wss" in paths:
+        dwss, ws, direct = paths["direct wss"], paths["role ws"], paths["direct"]
+        parts += [
+            f"Like for like: wss through nginx is {like['p50_ratio']:.2f}x (p50) and {like['p99_ratio']:.2f}x (p99) "
+            "direct wss (the same backend with TLS of its own, bench/tls_backend.py), where ws through nginx is "
+            f"{ws['p50_ratio']:.2f}x and {ws['p99_ratio']:.2f}x direct ws. TLS alone, without nginx, makes direct wss "
+            f"{dwss['p50_ratio']:.2f}x direct (p50). The client's CPU per round trip (the load generator's own "
+            f"time, TLS included) is {num(direct.get('client_cpu_p50_us'), 1)} µs over ws and "
+            f"{num(paths['role wss'].get('client_cpu_p50_us'), 1)} µs over wss through nginx: that difference is "
+            "on the clock of every wss round trip and is not nginx's.", ""]
+    return parts
 
 
 def stop(side: dict[str, Any]) -> str:
@@ -247,15 +329,7 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
 
     rtt = ok(m, "rtt")
     if rtt:
-        rows = [[name, p["url"] + (f" ({p['tls']})" if p.get("tls") else ""), str(p["count"]),
-                 f"{p['p50_us']:.0f}", f"{p['p90_us']:.0f}", f"{p['p99_us']:.0f}",
-                 f"{p['p50_ratio']:.2f}x", f"{p['p99_ratio']:.2f}x"]
-                for name, p in ((n, rtt["paths"][n]) for n in rtt_names(rtt))]
-        parts += ["## 2. Round trips of 640-byte binary frames", "",
-                  f"{rtt['samples']} samples per path after {rtt['warmup']} warm-up round trips, interleaved "
-                  "across paths, one connection each, one backend process.", "",
-                  table(["Path", "URL", "Samples", "p50 µs", "p90 µs", "p99 µs", "p50 / direct", "p99 / direct"], rows),
-                  ""]
+        parts += rtt_details(rtt, results["targets"])
 
     http = ok(m, "http")
     if http:
@@ -359,7 +433,8 @@ def plot_ramp(ax: Any, capacity: dict[str, Any]) -> None:
     ax.legend(fontsize=8, loc="upper left")
 
 
-RTT_ORDER = ("direct", "seed ws", "role ws", "role wss")
+RTT_ORDER = ("direct", "direct wss", "seed ws", "role ws", "role wss")
+DIRECT_TLS_COLOR = "#b7b7b7"
 
 
 def rtt_names(rtt: dict[str, Any]) -> list[str]:
@@ -368,7 +443,9 @@ def rtt_names(rtt: dict[str, Any]) -> list[str]:
 
 
 def rtt_color(name: str) -> str:
-    return DIRECT_COLOR if name == "direct" else SEED_COLOR if name.startswith("seed") else ROLE_COLOR
+    if name.startswith("direct"):
+        return DIRECT_COLOR if name == "direct" else DIRECT_TLS_COLOR
+    return SEED_COLOR if name.startswith("seed") else ROLE_COLOR
 
 
 def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any], key: str) -> None:
@@ -380,6 +457,9 @@ def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any], key: str) ->
     for bar, name in zip(bars, names):
         ratio = paths[name][f"{key}_ratio"]
         label = f"{bar.get_height():,.0f} µs" + ("" if name == "direct" else f"\n{ratio:.2f}x direct")
+        like = paths[name].get("vs_direct_wss")
+        if like:
+            label += f"\n{like[key + '_ratio']:.2f}x direct wss"
         ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
                     fontsize=9, xytext=(0, 2), textcoords="offset points")
     limit = targets[f"rtt_{key}_ratio"]
