@@ -118,7 +118,8 @@ def log(message: str) -> None:
 def run(cmd: list[str], *, timeout: float, check: bool = True, input: str | None = None,
         cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input, cwd=cwd, env=env)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input, cwd=cwd, env=env,
+                                check=False)
     except subprocess.TimeoutExpired as exc:
         raise BenchError(f"{' '.join(cmd[:6])} ...: no answer within {timeout:g} s") from exc
     if check and result.returncode != 0:
@@ -179,8 +180,9 @@ def ensure_image(rebuild: bool) -> str:
 def make_tls(directory: Path) -> None:
     """A throw-away CA and a certificate for bench.test (like scripts/demo.sh)."""
     directory.mkdir(parents=True, exist_ok=True)
-    ca_key, ca, key, csr, cert, ext = (directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr",
-                                                                "server.pem", "san.ext"))
+    ca_key, ca, key, csr, cert, ext = (
+        directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem", "san.ext")
+    )
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     run(["openssl", "req", "-x509", *ec, "-days", "2", "-subj", "/CN=wsproxy bench CA", "-keyout", str(ca_key),
          "-out", str(ca)], timeout=60)
@@ -212,7 +214,6 @@ def snapshot_checkout(source: Path, target: Path) -> Path:
     link.parent.mkdir(parents=True)
     link.symlink_to("../../..")
     return target
-
 
 
 def role_accepts_backend_list() -> bool:

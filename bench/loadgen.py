@@ -98,14 +98,14 @@ def check_handshake(head: bytes, accept: str) -> str | None:
     if parts[1] != "101":
         return f"HTTP {parts[1]}"
     for line in lines[1:]:
-        name, _, value = line.partition(":")
+        name, _colon, value = line.partition(":")
         if name.strip().lower() == "sec-websocket-accept":
             return None if value.strip() == accept else "wrong Sec-WebSocket-Accept"
     return "no Sec-WebSocket-Accept"
 
 
 def parse_hostport(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
+    host, _colon, port = value.rpartition(":")
     if not host or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
     return host, int(port)
@@ -278,7 +278,7 @@ class Holder:
 
                 async def connect() -> None:
                     nonlocal protocol
-                    _, protocol = await loop.create_connection(
+                    _transport, protocol = await loop.create_connection(
                         lambda: HeldSocket(request, accept, waiter), self.dest[0], self.dest[1]
                     )
                     await waiter
@@ -298,7 +298,7 @@ class Holder:
         opened: list[HeldSocket] = []
         started = time.monotonic()
         missing = max(0, target - len(self.held))
-        await asyncio.gather(*(self.open_one(gate, open_errors, opened) for _ in range(missing)))
+        await asyncio.gather(*(self.open_one(gate, open_errors, opened) for _socket in range(missing)))
         self.held.extend(opened)
         open_s = time.monotonic() - started
 
@@ -389,10 +389,10 @@ def run_ramp(args: argparse.Namespace) -> int:
             if command.get("op") == "grow":
                 total = int(command["total"])
                 started = time.monotonic()
-                for index, (pipe, _, _) in enumerate(workers):
+                for index, (pipe, _process, _dest) in enumerate(workers):
                     share = total // len(workers) + (1 if index < total % len(workers) else 0)
                     pipe.send({"op": "grow", "count": share})
-                answers = [collect(pipe, args.step_seconds) for pipe, _, _ in workers]
+                answers = [collect(pipe, args.step_seconds) for pipe, _process, _dest in workers]
                 open_errors, echo_errors = Errors(), Errors()
                 for answer in answers:
                     open_errors.merge(answer.get("open_errors", {}))
@@ -415,13 +415,13 @@ def run_ramp(args: argparse.Namespace) -> int:
                 break
     finally:
         closed = 0
-        for pipe, _, _ in workers:
+        for pipe, _process, _dest in workers:
             try:
                 pipe.send({"op": "close"})
                 closed += collect(pipe, 30).get("closed", 0)
             except (OSError, EOFError, TimeoutError):
                 pass
-        for _, process, _ in workers:
+        for _pipe, process, _dest in workers:
             process.join(10)
             if process.is_alive():
                 process.kill()
@@ -469,7 +469,7 @@ class BlockingWebSocket:
             head += chunk
             if len(head) > MAX_HEAD:
                 raise HandshakeRefused("response head too large")
-        head, _, rest = head.partition(b"\r\n\r\n")
+        head, _blank, rest = head.partition(b"\r\n\r\n")
         if rest:
             raise HandshakeRefused("unexpected data after the handshake")
         problem = check_handshake(head, accept)
@@ -553,7 +553,7 @@ def run_rtt(args: argparse.Namespace) -> int:
         except (OSError, HandshakeRefused, ssl.SSLError) as exc:
             report["paths"][name] = {"url": url, "error": f"{type(exc).__name__}: {exc}"}
             ok = False
-    names = [name for name, _ in targets]
+    names = [name for name, _conn in targets]
     baseline = args.baseline if args.baseline in names else (names[0] if names else "")
     samples: dict[str, list[int]] = {name: [] for name in names}
     cpu: dict[str, list[int]] = {name: [] for name in names}  # the client's CPU time per round trip
@@ -666,7 +666,7 @@ class HttpClient(asyncio.Protocol):
         lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
         headers = {}
         for line in lines[1:]:
-            name, _, value = line.partition(":")
+            name, _colon, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         status = int(lines[0].split(" ", 2)[1])
         body_start = end + 4
@@ -710,7 +710,7 @@ async def http_load(args: argparse.Namespace) -> dict[str, Any]:
             attempts += 1
             if protocol is None or protocol.closed:
                 try:
-                    _, protocol = await asyncio.wait_for(
+                    _transport, protocol = await asyncio.wait_for(
                         loop.create_connection(HttpClient, host, port), args.timeout
                     )
                 except (OSError, asyncio.TimeoutError) as exc:
@@ -790,7 +790,7 @@ def run_get(args: argparse.Namespace) -> int:
                     if not chunk:
                         break
                     data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
+            head, _blank, body = data.partition(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
             emit({"status": status, "body": json.loads(body) if body.strip().startswith(b"{") else body.decode()})
             return 0 if status == 200 else 1

@@ -259,7 +259,7 @@ def load_note(results: dict[str, Any]) -> str:
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _column in header) + " |"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -314,7 +314,7 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
             rows = [[f"{s['requested']:,}", f"{s['held']:,}", f"{s['errors']:,}", f"{s['nginx_rss_kib'] / 1024:.1f}",
                      num(s["kib_per_websocket"], 1), " ".join(str(f) for f in s["worker_fds"]),
                      str(s.get("listen_overflows", "-")), f"{s['step_s']:.1f}"]
-                     for s in side["steps"]]
+                    for s in side["steps"]]
             idle = side["idle_rss_kib"] / 1024
             parts += [f"### {label}: max {side['max_held']:,} held (nginx idle RSS {idle:.1f} MiB)", "",
                       f"Why it stopped: {diagnose(side, (results.get('nginx') or {}).get(label))[1]}", "",
@@ -373,9 +373,9 @@ def fill(text: str, width: int = 24) -> str:
 
 
 def bar_labels(ax: Any, bars: Any, fmt: str) -> None:
-    for bar in bars:
-        height = bar.get_height()
-        ax.annotate(fmt.format(height), (bar.get_x() + bar.get_width() / 2, height), ha="center", va="bottom",
+    for rect in bars:
+        height = rect.get_height()
+        ax.annotate(fmt.format(height), (rect.get_x() + rect.get_width() / 2, height), ha="center", va="bottom",
                     fontsize=9, xytext=(0, 2), textcoords="offset points")
 
 
@@ -395,9 +395,9 @@ def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], ta
     if ax_mem is not None:
         values = [seed["kib_per_websocket"] or 0, role["kib_per_websocket"] or 0]
         bars = ax_mem.bar(["seed config", "role"], values, color=[SEED_COLOR, ROLE_COLOR])
-        for bar, side in zip(bars, (seed, role)):  # inside the bar: the target line runs near the top
-            ax_mem.annotate(f"{bar.get_height():.1f} KiB\nat {side['max_held']:,}",
-                            (bar.get_x() + bar.get_width() / 2, bar.get_height() / 2), ha="center", va="center",
+        for rect, side in zip(bars, (seed, role)):  # inside the bar: the target line runs near the top
+            ax_mem.annotate(f"{rect.get_height():.1f} KiB\nat {side['max_held']:,}",
+                            (rect.get_x() + rect.get_width() / 2, rect.get_height() / 2), ha="center", va="center",
                             color="white", fontsize=10, fontweight="bold")
         ax_mem.axhline(targets["kib_per_websocket"], label=f"target ≤ {targets['kib_per_websocket']:g} KiB",
                        **TARGET_STYLE)
@@ -454,13 +454,13 @@ def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any], key: str) ->
     paths = rtt["paths"]
     values = [paths[n][f"{key}_us"] for n in names]
     bars = ax.bar(names, values, color=[rtt_color(n) for n in names])
-    for bar, name in zip(bars, names):
+    for rect, name in zip(bars, names):
         ratio = paths[name][f"{key}_ratio"]
-        label = f"{bar.get_height():,.0f} µs" + ("" if name == "direct" else f"\n{ratio:.2f}x direct")
+        label = f"{rect.get_height():,.0f} µs" + ("" if name == "direct" else f"\n{ratio:.2f}x direct")
         like = paths[name].get("vs_direct_wss")
         if like:
             label += f"\n{like[key + '_ratio']:.2f}x direct wss"
-        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+        ax.annotate(label, (rect.get_x() + rect.get_width() / 2, rect.get_height()), ha="center", va="bottom",
                     fontsize=9, xytext=(0, 2), textcoords="offset points")
     limit = targets[f"rtt_{key}_ratio"]
     ax.axhline(paths["direct"][f"{key}_us"] * limit, label=f"target: {limit:g}x direct", **TARGET_STYLE)

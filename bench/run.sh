@@ -39,8 +39,8 @@ bench_pid=""
 cleanup() {
   status=$?
   [ -z "$bench_pid" ] || kill "$bench_pid" 2>/dev/null || true
-  ids=$(docker ps -aq --filter label=wsproxy.bench=1 --filter "name=^wsproxy-bench-${BENCH_RUN_ID}-" || true)
-  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+  docker ps -aq --filter label=wsproxy.bench=1 --filter "name=^wsproxy-bench-${BENCH_RUN_ID}-" 2>/dev/null \
+    | xargs -r docker rm -f >/dev/null 2>&1 || true
   exit "$status"
 }
 trap cleanup EXIT

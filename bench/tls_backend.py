@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The benchmark's backend (tests/support/ws_backend.py) with TLS of its own: the "direct wss" baseline.
 
     tls_backend.py --cert server.pem --key server.key [ws_backend.py's options: --host, --port, ...]
