@@ -43,7 +43,8 @@ printf 'subjectAltName=DNS:api.example.test,DNS:localhost,IP:127.0.0.1\n' > "$wo
 openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
   -days 2 -extfile "$work/san.ext" -out "$work/server.pem" 2>/dev/null
 docker exec "$proxy" mkdir -p /etc/ssl/wsproxy
-for f in server.pem server.key; do docker cp -q "$work/$f" "$proxy:/etc/ssl/wsproxy/$f"; done
+# ca.pem too: the doctor (playbooks/doctor.yml -e doctor_ca_file=/etc/ssl/wsproxy/ca.pem) checks nginx's certificate with it.
+for f in server.pem server.key ca.pem; do docker cp -q "$work/$f" "$proxy:/etc/ssl/wsproxy/$f"; done
 
 step "ansible-playbook -i demo/inventory.yml site.yml"
 ansible-playbook -i demo/inventory.yml site.yml

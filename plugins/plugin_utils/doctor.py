@@ -898,7 +898,20 @@ def _row(
     failed_direct = [(address, result) for address, result in direct if _problem(result) is not None]
     through = through or {}
     issue: Issue | None = None
-    if failed_direct:
+    # A probe that ran always says what its problem was (None when there was none); one without that key never
+    # ran (bad doctor options, the module could not start): it says nothing about the hops.
+    not_run = [result for _address, result in direct if "problem" not in result]
+    if "problem" not in through:
+        not_run.append(through)
+    if not_run:
+        issue = Issue(
+            BROKEN,
+            "doctor",
+            f"the probes did not run: {_diagnosis(not_run[0])}",
+            f"the probe task failed before it could probe anything: {_diagnosis(not_run[0])}. Fix the doctor's "
+            f"options (doctor_ca_file is a path on the proxy host) and run it again",
+        )
+    elif failed_direct:
         issue = _backend_verdict(entry, failed_direct)
         issue.detail += f" Through nginx: {_diagnosis(through)}"
     elif config.error is not None:
@@ -954,7 +967,7 @@ def _row(
         "port": entry["port"],
         "uri": entry["uri"],
         "source": entry["source"],
-        "direct": "; ".join(cell(result) for _, result in direct) or "not run",
+        "direct": "; ".join(cell(result) for _address, result in direct) or "not run",
         "nginx": cell(through),
         "verdict": verdict,
         "status": status,

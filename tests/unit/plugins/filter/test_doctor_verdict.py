@@ -508,14 +508,15 @@ def test_a_probe_task_that_could_not_run_counts_for_every_probe():
     registered = {"failed": False, "msg": "probes[0].ca_file: '/x.pem' is not a file on this host"}
     report = doctor_verdict(make_plan(), registered, nginx_t())
     row = only(report)
-    assert (row["direct"], row["nginx"], row["hop"]) == ("error", "error", "backend")
-    assert "is not a file on this host" in text(row)
+    # Not the backend's fault: nothing was probed.
+    assert (row["direct"], row["nginx"], row["hop"]) == ("error", "error", "doctor")
+    assert row["verdict"] == "BROKEN doctor: the probes did not run: probes[0].ca_file: '/x.pem' is not a file on this host"
 
 
 def test_a_module_crash_is_reported_not_hidden():
     crashed = {"failed": False, "msg": "MODULE FAILURE: python3 not found", "rc": 127}
     row = only(run(make_plan(), nginx_t(), nginx=crashed))
-    assert row["nginx"] == "error" and "MODULE FAILURE" in text(row)
+    assert row["nginx"] == "error" and row["hop"] == "doctor" and "MODULE FAILURE" in text(row)
 
 
 # --------------------------------------------------------------------------- with the real nginx -T
