@@ -146,7 +146,7 @@ _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 def play_recap(output: str) -> dict[str, dict[str, int]]:
     """The PLAY RECAP of an ansible-playbook output: {host: {'ok': n, 'changed': n, 'failed': n, ...}}.
     A host the play never ran on is absent."""
-    _, _, recap = uncoloured(output).rpartition("PLAY RECAP")
+    _before, _sep, recap = uncoloured(output).rpartition("PLAY RECAP")
     result = {}
     for line in recap.splitlines()[1:]:
         match = _RECAP_LINE.match(line.strip())

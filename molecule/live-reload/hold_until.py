@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Hold N WebSockets open until a release file appears, then echo on every one of them again.
 
 The reload test's client. ``wsclient.py --hold N --hold-seconds S`` holds for a fixed time, but the role

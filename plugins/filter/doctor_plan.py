@@ -12,9 +12,9 @@ DOCUMENTATION = r"""
 name: doctor_plan
 short_description: Plan the doctor's probes, one row per WebSocket location
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
-  - Used by the playbook P(wsproxy.nginx.doctor#playbook). For every location of O(_input) that forwards WebSockets
+  - Used by the playbook C(wsproxy.nginx.doctor). For every location of O(_input) that forwards WebSockets
     it picks a URI to probe and plans two probes run on the proxy host with M(wsproxy.nginx.websocket_probe),
     the backend directly (every server of an upstream) and the same URI through nginx.
   - "The URI: O(options.probe_uris) by the location's path as written in C(websocket_proxy_vhosts); else, for

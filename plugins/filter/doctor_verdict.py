@@ -12,9 +12,9 @@ DOCUMENTATION = r"""
 name: doctor_verdict
 short_description: Name the broken hop of each WebSocket location from the doctor's probes and nginx -T
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
-  - Used by the playbook P(wsproxy.nginx.doctor#playbook), after the probes of
+  - Used by the playbook C(wsproxy.nginx.doctor), after the probes of
     P(wsproxy.nginx.doctor_plan#filter) ran. For each planned location it walks from the backend towards the
     client and names the first hop that is broken.
   - "V(backend): the direct probe failed: down (refused, timeout), not resolvable, or not speaking WebSocket

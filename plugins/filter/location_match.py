@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 name: location_match
 short_description: Pick the location nginx would use for a URI in one server block
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - O(_input) is a list of dicts with V(modifier) (V('') for a plain prefix, V(=), V(^~), V(~), V(~*); missing means
     V('')) and V(path) (a prefix, or a regex for V(~) and V(~*)), in the order they appear in the server block.

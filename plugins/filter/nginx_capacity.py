@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 name: nginx_capacity
 short_description: Plan nginx's workers and connection limits for a number of concurrent WebSockets
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Each proxied WebSocket holds two connections in one nginx worker (client and backend side), so two file
     descriptors. A worker cannot hold more descriptors than the open-file hard limit the master starts with,

@@ -13,7 +13,7 @@ DOCUMENTATION = r"""
 name: nginx_conflicts
 short_description: Find what in the running nginx configuration would clash with the files this role writes
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Reads the stdout of C(nginx -T) taken before the role changes anything. Every file nginx printed is tokenised
     as nginx does (quotes, backslash escapes, comments) and every C(include) is resolved against the files nginx

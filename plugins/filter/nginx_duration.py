@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 name: nginx_duration
 short_description: Turn a duration into a canonical nginx time string for timeouts
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Accepts seconds as an integer (V(86400)), a decimal number of seconds with at most 3 decimals
     (V(0.5)), a numeric string (V("86400")), or nginx time units largest first, joined or separated by spaces

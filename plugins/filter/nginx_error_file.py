@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 name: nginx_error_file
 short_description: The file and line that an nginx -t error message names
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Reads the standard error of C(nginx -t) or C(nginx -T) and returns C(file:line) of the most serious
     message (emerg, alert or crit before warnings), for example C(/etc/nginx/sites-enabled/broken.conf:3).

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 name: nginx_token
 short_description: Check that a user string is one safe nginx token of a given kind
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Returns the value unchanged when it is acceptable for O(kind), and fails otherwise. Validation is by allowlist,
     so nothing nginx reads as syntax (whitespace, V(;), V({), V(}), V(#), quotes, backslash, V($), control characters)

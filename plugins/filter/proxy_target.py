@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 name: proxy_target
 short_description: Turn a backend into a checked, safe proxy_pass value
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - "Accepted forms: V(host:port) (V(localhost:5006), V(calls-backend:5006), V(127.0.0.1:5006), V([::1]:5006)),
     V(host:port/path), V(scheme://host[:port][/path]) (V(http://calls-backend:5006), V(https://10.0.0.5:8443/base/)),

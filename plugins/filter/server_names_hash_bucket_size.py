@@ -14,7 +14,7 @@ DOCUMENTATION = r"""
 name: server_names_hash_bucket_size
 short_description: The server_names_hash_bucket_size that a list of server names needs
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - 'When several servers share an address and port, nginx puts their names in a hash whose buckets are
     C(server_names_hash_bucket_size) bytes (by default the CPU cache line, 64 on x86-64). A name longer than

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 name: websocket_snippets
 short_description: Validate websocket_proxy_snippets (snippet mode, for hand-written server blocks) for the templates
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Snippet mode is for hosts whose server blocks are written by hand. Each snippet becomes a file of location blocks
     that the user's own server block includes (C(include snippets/websocket_proxy_<name>.conf;)), and upstream blocks
@@ -65,6 +65,7 @@ EXAMPLES = r"""
            'resolver': websocket_proxy_resolver,
            'resolver_valid': websocket_proxy_resolver_valid}) }}
 
+# The next task sets normalised to:
 # [{'name': 'api-calls',
 #   'locations': [{'modifier': '', 'path': '/api/frontend-audio', 'proxy_pass': 'http://wsproxy_snippet_api_calls_1',
 #                  'websocket': True, 'read_timeout': '1d', 'send_timeout': '1d', 'connect_timeout': '1m',
@@ -76,12 +77,14 @@ EXAMPLES = r"""
 #   'upstreams': [{'name': 'wsproxy_snippet_api_calls_1', 'servers': ['127.0.0.1:5006'], 'keepalive': 32,
 #                  'source': 'websocket_proxy_snippets[0].locations[0].backend'}],
 #   'websocket_uris': ['/api/frontend-audio', '/events/'], 'source': 'websocket_proxy_snippets[0]'}]
-normalised: >-
-  {{ [{'name': 'api-calls',
-       'locations': [{'path': '/api/frontend-audio', 'backend': '127.0.0.1:5006'},
-                     {'path': '/events/', 'backend': 'events:5007'}]}]
-     | wsproxy.nginx.websocket_snippets({'read_timeout': '24h', 'send_timeout': '24h', 'connect_timeout': '60s',
-                                         'upstream_keepalive': 32, 'resolver': ['127.0.0.11']}) }}
+- name: Two snippet locations, one of them a Docker service name re-resolved at run time
+  ansible.builtin.set_fact:
+    normalised: >-
+      {{ [{'name': 'api-calls',
+           'locations': [{'path': '/api/frontend-audio', 'backend': '127.0.0.1:5006'},
+                         {'path': '/events/', 'backend': 'events:5007'}]}]
+         | wsproxy.nginx.websocket_snippets({'read_timeout': '24h', 'send_timeout': '24h', 'connect_timeout': '60s',
+                                             'upstream_keepalive': 32, 'resolver': ['127.0.0.11']}) }}
 """
 
 RETURN = r"""

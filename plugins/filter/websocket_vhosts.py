@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 name: websocket_vhosts
 short_description: Validate websocket_proxy_vhosts and normalise it into what the templates read
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Checks every field of every vhost with P(wsproxy.nginx.nginx_token#filter), P(wsproxy.nginx.nginx_duration#filter),
     P(wsproxy.nginx.proxy_target#filter) and P(wsproxy.nginx.ws_path_regex#filter), refuses unknown keys, wrong types,
@@ -124,6 +124,7 @@ EXAMPLES = r"""
            'resolver': websocket_proxy_resolver,
            'resolver_valid': websocket_proxy_resolver_valid}) }}
 
+# The next task sets normalised to:
 # [{'name': 'api-calls', 'server_names': ['api-calls.example.com'],
 #   'listen': [{'port': 80, 'ssl': False, 'default_server': False}], 'tls': None,
 #   'locations': [{'modifier': '~', 'path': '^/api/(?:frontend-audio|call-events)(?:/|$)',
@@ -134,23 +135,27 @@ EXAMPLES = r"""
 #                 {'modifier': '', 'path': '/api/', 'proxy_pass': 'http://localhost:5006', 'websocket': False, ...}],
 #   'websocket_uris': ['/api/frontend-audio', '/api/call-events'], 'upstreams': [], 'resolver': None,
 #   'resolver_valid': '10s', 'source': 'websocket_proxy_vhosts[0]'}]
-normalised: >-
-  {{ [{'server_name': 'api-calls.example.com', 'name': 'api-calls',
-       'locations': [{'backend': 'localhost:5006', 'websocket_endpoints': ['frontend-audio', 'call-events']}]}]
-     | wsproxy.nginx.websocket_vhosts({'read_timeout': '24h', 'send_timeout': '24h', 'connect_timeout': '60s'}) }}
+- name: The seed's alternative layout, WebSocket endpoints under /api/ and one backend
+  ansible.builtin.set_fact:
+    normalised: >-
+      {{ [{'server_name': 'api-calls.example.com', 'name': 'api-calls',
+           'locations': [{'backend': 'localhost:5006', 'websocket_endpoints': ['frontend-audio', 'call-events']}]}]
+         | wsproxy.nginx.websocket_vhosts({'read_timeout': '24h', 'send_timeout': '24h', 'connect_timeout': '60s'}) }}
 
-# With upstream keepalive, a list backend and a Docker service name re-resolved at run time:
+# The next task sets scaled to (in part):
 #   locations[0]: proxy_pass 'http://wsproxy_api_calls_1', upstream 'wsproxy_api_calls_1'
 #   locations[1]: proxy_pass '$wsproxy_backend', dynamic True, proxy_pass_variable 'http://events:5007'
 #   upstreams: [{'name': 'wsproxy_api_calls_1', 'servers': ['calls-1:5006', 'calls-2:5006'], 'keepalive': 32,
 #                'source': 'websocket_proxy_vhosts[0].locations[0].backend'}]
 #   resolver: ['127.0.0.11'], resolver_valid: '10s'
-scaled: >-
-  {{ [{'server_name': 'api-calls.example.com', 'name': 'api-calls',
-       'locations': [{'backend': ['calls-1:5006', 'calls-2:5006']},
-                     {'path': '/events/', 'backend': 'events:5007'}]}]
-     | wsproxy.nginx.websocket_vhosts({'read_timeout': '24h', 'send_timeout': '24h', 'connect_timeout': '60s',
-                                       'upstream_keepalive': 32, 'resolver': ['127.0.0.11']}) }}
+- name: Upstream keepalive, a list backend and a Docker service name re-resolved at run time
+  ansible.builtin.set_fact:
+    scaled: >-
+      {{ [{'server_name': 'api-calls.example.com', 'name': 'api-calls',
+           'locations': [{'backend': ['calls-1:5006', 'calls-2:5006']},
+                         {'path': '/events/', 'backend': 'events:5007'}]}]
+         | wsproxy.nginx.websocket_vhosts({'read_timeout': '24h', 'send_timeout': '24h', 'connect_timeout': '60s',
+                                           'upstream_keepalive': 32, 'resolver': ['127.0.0.11']}) }}
 """
 
 RETURN = r"""

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 name: ws_path_regex
 short_description: Build the anchored, escaped regex location for named WebSocket endpoints
 version_added: 0.1.0
-author: wsproxy.nginx contributors
+author: wsproxy.nginx contributors (@wsproxy)
 description:
   - 'For the seed''s alternative layout, a regex location for the WebSocket endpoints written before the plain
     prefix location: V([frontend-audio, call-events]) under V(/api/) gives

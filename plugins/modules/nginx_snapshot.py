@@ -37,10 +37,12 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Checks the paths (and that a snapshot exists to restore) but saves, restores and removes nothing.
   diff_mode:
     support: none
+    description: Returns no diff; the files themselves are written by other tasks.
 author:
-  - wsproxy.nginx contributors
+  - wsproxy.nginx contributors (@wsproxy)
 """
 
 EXAMPLES = r"""

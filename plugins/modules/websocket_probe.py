@@ -28,8 +28,8 @@ description:
     options as defaults; RV(results) holds one result per probe, in order, and the task fails when any of them
     failed. One module run instead of one per URL is much faster across a fleet.
   - It only reads, so it also runs in check mode, and it never reports a change.
-  - Python standard library only. The playbook P(wsproxy.nginx.doctor#playbook) runs it on each proxy, once
-    against the backend directly and once through nginx, to name the broken hop.
+  - Python standard library only. The playbook C(wsproxy.nginx.doctor) (C(playbooks/doctor.yml)) runs it on each
+    proxy, once against the backend directly and once through nginx, to name the broken hop.
 options:
   url:
     description:
@@ -149,9 +149,11 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Runs in check mode.
     details: It only reads, so it runs in check mode as it does otherwise.
   diff_mode:
     support: none
+    description: Returns no diff; it never changes anything.
 notes:
   - The TLS handshake offers only ALPN C(http/1.1); a WebSocket upgrade is an HTTP/1.1 request even where nginx
     also speaks HTTP/2.
@@ -161,7 +163,7 @@ seealso:
     description: The opening handshake and framing this module speaks.
     link: https://www.rfc-editor.org/rfc/rfc6455
 author:
-  - wsproxy.nginx contributors
+  - wsproxy.nginx contributors (@wsproxy)
 """
 
 EXAMPLES = r"""

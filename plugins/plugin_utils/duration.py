@@ -53,7 +53,7 @@ def _parse_string(value: str, name: str) -> int:
     if len(value) > _MAX_LEN:
         raise ConfigError(f"{name}: {value!r} is too long to be a duration ({ACCEPTED})")
     if _SECONDS_RE.fullmatch(value):
-        whole, _, frac = value.partition(".")
+        whole, _point, frac = value.partition(".")
         return int(whole) * 1000 + int(frac.ljust(3, "0") or 0)
     if _WITH_MY_RE.fullmatch(value) and re.search("[My]", value):
         unit = "M (months)" if "M" in value else "y (years)"

@@ -206,7 +206,8 @@ def match_location(locations: object, uri: object, name: str = "locations") -> L
     root = _tree(_entries(checked, name), 0, checked)
     kind, index = _find_static(root, raw)
     if kind in ("exact", "redirect"):
-        assert index is not None
+        if index is None:  # every node of the tree holds an exact or an inclusive location
+            raise RuntimeError(f"match_location: internal error, a {kind} match without a location for {uri!r}")
         return LocationMatch(checked[index], index, kind)
     noregex = kind == "prefix" and index is not None and (checked[index].get("modifier") or "") == "^~"
     if not noregex:

@@ -427,7 +427,7 @@ def parse_listen(args: Sequence[str], file: str = "", line: int = 0) -> Listen:
         elif address.isdigit():
             host, port = "*", int(address)
         else:
-            host, _, tail = address.rpartition(":") if ":" in address else (address, "", "")
+            host, _colon, tail = address.rpartition(":") if ":" in address else (address, "", "")
             if tail:
                 port = int(tail)
             if host in ("*", "0.0.0.0"):

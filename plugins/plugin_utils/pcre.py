@@ -114,7 +114,8 @@ class _Translator:
             return f"[{'^' if c == 'H' else ''}{_HSPACE}]"
         if c == "0":
             match = re.match(r"0[0-7]{0,2}", self.p[self.i :])
-            assert match
+            if match is None:  # self.p[self.i] is "0", so the pattern always matches
+                raise RuntimeError(f"regex {self.p!r}: internal error, no octal escape at position {self.i}")
             self.i += len(match.group(0))
             return f"\\x{int(match.group(0), 8):02x}"
         if c.isdigit():

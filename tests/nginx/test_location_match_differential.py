@@ -31,7 +31,7 @@ def valid_uri(uri: str) -> bool:
 
 
 def random_path(rng: random.Random) -> str:
-    segments = [rng.choice(SEGMENTS) for _ in range(rng.randint(0, 3))]
+    segments = [rng.choice(SEGMENTS) for _segment in range(rng.randint(0, 3))]
     path = "/" + "/".join(segments)
     if segments and rng.random() < 0.5:
         path += "/"
@@ -63,7 +63,7 @@ def random_regex(rng: random.Random) -> str:
 def random_set(rng: random.Random) -> list[dict[str, object]]:
     locations: list[dict[str, object]] = []
     static: set[tuple[bool, str]] = set()  # (exact?, path): nginx refuses duplicates
-    for _ in range(rng.randint(3, 10)):
+    for _location in range(rng.randint(3, 10)):
         modifier = rng.choices(["", "=", "^~", "~", "~*"], weights=[35, 15, 15, 25, 10])[0]
         if modifier in ("~", "~*"):
             location: dict[str, object] = {"modifier": modifier, "path": random_regex(rng)}
@@ -90,7 +90,7 @@ def uris_for(rng: random.Random, locations: list[dict[str, object]]) -> list[str
         else:
             candidates = [path, path + "x", path + "/y", path.rstrip("/"), path[:-1], path.upper(), path + ".b"]
         uris.extend(candidates)
-    for _ in range(4):
+    for _uri in range(4):
         uris.append(random_path(rng) + rng.choice(["", "x", "/1", ".b", "/x"]))
     return list(dict.fromkeys(u for u in uris if u.startswith("/") and valid_uri(u)))
 
@@ -113,7 +113,7 @@ def render(index: int, locations: list[dict[str, object]], port: int) -> str:
 def test_location_match_agrees_with_nginx(tmp_path: Path, record_property) -> None:
     rng = random.Random(SEED)
     port = free_port()
-    sets = [random_set(rng) for _ in range(SETS)]
+    sets = [random_set(rng) for _set in range(SETS)]
     uris = [uris_for(rng, locations) for locations in sets]
     http = f"    server {{ listen 127.0.0.1:{port} default_server; server_name _; return 444; }}\n"
     http += "".join(render(i, locations, port) for i, locations in enumerate(sets))
@@ -123,7 +123,7 @@ def test_location_match_agrees_with_nginx(tmp_path: Path, record_property) -> No
     with running_nginx(tmp_path, http, port), Client(port) as client:
         for index, (locations, set_uris) in enumerate(zip(sets, uris)):
             for uri in set_uris:
-                status, headers, _ = client.get(uri, host=f"s{index}.test")
+                status, headers, _body = client.get(uri, host=f"s{index}.test")
                 answer = headers.get("x-loc")
                 found = location_match(locations, uri)
                 predicted = None if found is None else f"L{next(i for i, x in enumerate(locations) if x is found)}"
@@ -200,7 +200,7 @@ def test_hand_written_cases(tmp_path: Path, locations: list[dict[str, object]], 
     port = free_port()
     with running_nginx(tmp_path, render(0, locations, port), port), Client(port) as client:
         for uri, expected in checks.items():
-            _, headers, _ = client.get(uri, host="s0.test")
+            _status, headers, _body = client.get(uri, host="s0.test")
             answer = headers.get("x-loc")
             assert answer == (None if expected is None else f"L{expected}"), f"nginx for {uri}"
             found = location_match(locations, uri)

@@ -85,7 +85,7 @@ def test_uri_part_rewrites_the_path(tmp_path: Path) -> None:
         ("/unix-colon/", f"http://unix:{socket_path}:", "/unix-colon/x", "/unix-colon/x"),
     ]
     port = free_port()
-    configured = {location: backend for location, backend, _, _ in cases}
+    configured = {location: backend for location, backend, _uri, _expected in cases}
     locations = "\n".join(
         f"        location {location} {{ proxy_pass {proxy_target(backend)}; }}"
         for location, backend in configured.items()
@@ -94,11 +94,11 @@ def test_uri_part_rewrites_the_path(tmp_path: Path) -> None:
     http = f"    server {{\n        listen 127.0.0.1:{port};\n{locations}\n{regex}\n    }}\n"
     with serving(tcp), serving(unix), running_nginx(tmp_path, http, port), Client(port) as client:
         for location, backend, request, expected in cases:
-            status, _, body = client.get(request)
+            status, _headers, body = client.get(request)
             assert (status, body.decode()) == (200, expected), f"location {location} proxy_pass {proxy_target(backend)}"
         assert client.get("/rx/x")[2] == b"/rx/x"
         # proxy_pass in a location ending with '/' also redirects the path without it.
-        status, headers, _ = client.get("/base-api")
+        status, headers, _body = client.get("/base-api")
         assert status == 301 and headers["location"].endswith("/base-api/")
 
 

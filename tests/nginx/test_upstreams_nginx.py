@@ -168,8 +168,8 @@ def test_upstream_keepalive_reuses_backend_connections(tmp_path: Path) -> None:
                 ("nokeep.test", "/list/x", unkept),
             ]:
                 before = server.connections
-                for _ in range(REQUESTS):
-                    status, _, body = client.get(path, host=host)
+                for _request in range(REQUESTS):
+                    status, _headers, body = client.get(path, host=host)
                     assert (status, body) == (200, b"ok")
                 counts[f"{host}{path}"] = server.connections - before
         assert counts["keep.test/plain/x"] <= 10, counts
@@ -345,7 +345,7 @@ def test_snippet_in_a_hand_written_server(tmp_path: Path) -> None:
             f"        include {include};\n    }}\n"
         )
         with running_nginx(tmp_path, http, port), Client(port) as client:
-            for _ in range(20):
+            for _round in range(20):
                 assert client.get("/api/frontend-audio", host="brown.test")[2] == b"ok"
                 assert client.get("/api/other", host="brown.test")[2] == b"ok"
             assert client.get("/static/x", host="brown.test")[2] == b"static"

@@ -59,7 +59,7 @@ def test_normalised_vhosts_in_nginx(tmp_path: Path) -> None:
         for vhost in vhosts:
             host = vhost["server_names"][-1]
             for uri in vhost["websocket_uris"]:
-                status, headers, _ = client.get(uri, host=host)
+                status, headers, _body = client.get(uri, host=host)
                 assert status == 200 and headers["x-loc"].endswith("-ws"), (
                     f"{host}{uri}: {status} {headers.get('x-loc')}"
                 )
@@ -68,5 +68,5 @@ def test_normalised_vhosts_in_nginx(tmp_path: Path) -> None:
         # The plain prefix of the alternative layout serves the rest of /api/, and /api is redirected.
         assert client.get("/api/users", host="api-calls.example.com")[1]["x-loc"] == "1-plain"
         assert client.get("/api/frontend-audiox", host="api-calls.example.com")[1]["x-loc"] == "1-plain"
-        status, headers, _ = client.get("/events", host="api-calls.example.com")
+        status, headers, _body = client.get("/events", host="api-calls.example.com")
         assert (status, headers["x-loc"]) == (301, "2-ws")

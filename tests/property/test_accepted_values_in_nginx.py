@@ -63,7 +63,7 @@ def echo_locations(values: list[str], prefix: str = "echo") -> str:
 
 def check_echo(client: Client, values: list[str], prefix: str = "echo") -> None:
     for i, value in enumerate(values):
-        status, _, body = client.get(f"/{prefix}/{i}", host="probe.invalid")
+        status, _headers, body = client.get(f"/{prefix}/{i}", host="probe.invalid")
         assert (status, body.decode()) == (200, f"[{value}]"), f"echo probe for {value!r}"
 
 
@@ -101,7 +101,7 @@ def test_server_names(tmp_path: Path, cases) -> None:
         for v in exact:
             if v.lower() in shadowed:
                 continue  # '.example.com' also claims 'example.com'
-            status, _, body = client.get("/sn", host=v)
+            status, _headers, body = client.get("/sn", host=v)
             assert (status, body.decode()) == (200, f"sn-{distinct.index(v)}"), f"server_name {v!r}"
             checked += 1
         assert checked >= 100
@@ -117,7 +117,7 @@ def test_location_paths(tmp_path: Path, cases) -> None:
         check_echo(client, values)
         for i, v in enumerate(values):
             # The longest prefix of the URI v is the location v itself.
-            status, _, body = client.get(v, host="lp.test")
+            status, _headers, body = client.get(v, host="lp.test")
             assert (status, body.decode()) == (200, f"lp-{i}"), f"location {v!r}"
 
 
@@ -131,7 +131,7 @@ def test_header_values(tmp_path: Path, cases) -> None:
     with running_nginx(tmp_path, probe_server(port, values, extra), port), Client(port) as client:
         check_echo(client, values)
         for i, v in enumerate(values):
-            status, headers, _ = client.get(f"/hv/{i}", host="probe.invalid")
+            status, headers, _body = client.get(f"/hv/{i}", host="probe.invalid")
             assert (status, headers.get("x-probe")) == (204, v), f"add_header X-Probe {v!r}"
 
 
@@ -146,7 +146,7 @@ def test_file_paths(tmp_path: Path, cases) -> None:
     with running_nginx(tmp_path, probe_server(port, values, extra), port), Client(port) as client:
         check_echo(client, values)
         for i, v in enumerate(values):
-            status, _, body = client.get(f"/fp/{i}", host="probe.invalid")
+            status, _headers, body = client.get(f"/fp/{i}", host="probe.invalid")
             assert (status, body.decode()) == (200, f"[{v}]"), f"root {v!r}"
 
 
@@ -164,7 +164,7 @@ def test_names_as_included_file_names(tmp_path: Path, cases) -> None:
     with running_nginx(tmp_path, probe_server(port, values, "\n".join(includes)), port), Client(port) as client:
         check_echo(client, values)
         for i, v in enumerate(values):
-            status, _, body = client.get(f"/nm/{i}", host="probe.invalid")
+            status, _headers, body = client.get(f"/nm/{i}", host="probe.invalid")
             assert (status, body.decode()) == (200, f"nm-{i}"), f"include {v}.conf"
 
 
@@ -173,7 +173,7 @@ def test_endpoint_regexes(tmp_path: Path, cases) -> None:
     assert len(lists) >= 150, f"only {len(lists)} accepted endpoint lists"
     port = free_port()
     regexes = []
-    for i, (names, _) in enumerate(lists):
+    for i, (names, _regex) in enumerate(lists):
         # One prefix per case, so no case's regex can answer for another.
         regexes.append(f'        location ~ {ws_path_regex(list(names), f"/ep{i}/")} {{ return 200 "ep-{i}"; }}')
     server = f"""    server {{ listen 127.0.0.1:{port}; server_name ep.test;
@@ -182,14 +182,14 @@ def test_endpoint_regexes(tmp_path: Path, cases) -> None:
     }}"""
     # The regexes hold '$', so they cannot go through the `set` echo probe; their names can, and the
     # requests below show that each regex is the one token nginx compiled.
-    names_seen = list(dict.fromkeys(n for names, _ in lists for n in names))
+    names_seen = list(dict.fromkeys(n for names, _regex in lists for n in names))
     with running_nginx(tmp_path, probe_server(port, names_seen) + server, port), Client(port) as client:
         check_echo(client, names_seen)
-        for i, (names, _) in enumerate(lists):
+        for i, (names, _regex) in enumerate(lists):
             for e in names:
                 for suffix in (e, e + "/", e + "/x", e + "x", "x/" + e, e.upper()):
                     expected = any(suffix == n or suffix.startswith(n + "/") for n in names)
-                    status, _, body = client.get(f"/ep{i}/{suffix}", host="ep.test")
+                    status, _headers, body = client.get(f"/ep{i}/{suffix}", host="ep.test")
                     got = body.decode() == f"ep-{i}"
                     assert got is expected, f"/ep{i}/{suffix} against {names!r}: {status} {body!r}"
 

@@ -38,6 +38,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import os
 import signal
 import struct
@@ -234,7 +235,7 @@ def format_peer(peername: Any) -> str:
 def parse_delay(values: list[str] | None) -> float:
     """The ``seconds`` query value of /api/delay, clamped to [0, MAX_DELAY]; ValueError if not a number."""
     seconds = float((values or ["1"])[0])
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         raise ValueError("seconds is NaN")
     return min(max(seconds, 0.0), MAX_DELAY)
 

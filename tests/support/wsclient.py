@@ -143,7 +143,7 @@ def parse_url(url: str, host_header: str | None = None) -> Target:
 def merge_headers(defaults: list[tuple[str, str]], overrides: HeadersLike) -> list[tuple[str, str]]:
     """The client's own headers, minus those the caller replaces, plus the caller's (empty value = drop)."""
     items = list(overrides.items()) if isinstance(overrides, Mapping) else list(overrides or [])
-    replaced = {name.lower() for name, _ in items}
+    replaced = {name.lower() for name, _value in items}
     kept = [(name, value) for name, value in defaults if name.lower() not in replaced]
     return kept + [(name, value) for name, value in items if value != ""]
 
@@ -545,7 +545,7 @@ def http_get(
     host_header: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """GET on a fresh connection: (status, headers with lower-case names, body)."""
-    status, _, response_headers, body = http_request(
+    status, _reason, response_headers, body = http_request(
         "GET", url, headers=headers, cafile=cafile, insecure=insecure, timeout=timeout, host_header=host_header
     )
     return status, response_headers, body
@@ -581,7 +581,7 @@ class AsyncConnection:
         key = base64.b64encode(os.urandom(16)).decode("ascii")
         try:
             writer.write(build_request("GET", target, handshake_headers(target, key, origin, None, headers)))
-            status, _, response_headers = parse_response_head(await reader.readuntil(b"\r\n\r\n"))
+            status, _reason, response_headers = parse_response_head(await reader.readuntil(b"\r\n\r\n"))
             problem = check_upgrade(status, response_headers, key)
             if problem:
                 raise WebSocketError(problem)
@@ -816,7 +816,7 @@ def run_probes(
     if idle is not None and probes:
         report["idle_survived"] = False
         time.sleep(idle)
-        _, opcode, payload = probes[0]
+        _key, opcode, payload = probes[0]
         conn.send_frame(opcode, payload)
         report["idle_survived"] = conn.recv() == (opcode, payload)
 

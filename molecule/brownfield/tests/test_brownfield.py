@@ -102,7 +102,7 @@ def edited(host):
     assert write.rc == 0, write.stderr
     check = host.run("nginx -t")
     assert check.rc == 0, check.stderr
-    master, _ = nginx_pids(host)
+    master, _workers = nginx_pids(host)
     reload = host.run("service nginx reload")
     assert reload.rc == 0, reload.stdout + reload.stderr
     assert nginx_pids(host)[0] == master

@@ -191,7 +191,7 @@ def test_idempotent_converge_did_not_reload(host):
     lines = host.file("/tmp/wsproxy-pids.log").content_string.strip().splitlines()
     assert len(lines) >= 2, lines
     assert lines[-1] == lines[-2], f"nginx master/workers changed during the idempotence run: {lines}"
-    master, _ = nginx_pids(host)
+    master, _workers = nginx_pids(host)
     assert lines[-1].split()[0] == master, "nginx was restarted"
 
 

@@ -46,7 +46,7 @@ def reload() -> None:
     """nginx -t, a graceful reload, and a wait until only new workers serve (at most 10 s)."""
     old = workers()
     sh(PROXY, "nginx -t -q && nginx -s reload 2>/dev/null")
-    for _ in range(100):
+    for _attempt in range(100):
         now = workers()
         if now and not now & old:
             return
@@ -85,7 +85,7 @@ def doctor(*extra: str, ca: bool = True, expect_rc: int = 0) -> dict[str, Any]:
     assert run.returncode == expect_rc, f"rc {run.returncode}:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     # The json callback prints one document; other callbacks (Molecule enables profile_tasks) may print around it.
     text = "\n" + run.stdout
-    output, _ = json.JSONDecoder().raw_decode(text[text.index("\n{") + 1 :])
+    output, _end = json.JSONDecoder().raw_decode(text[text.index("\n{") + 1 :])
     facts = [
         result["ansible_facts"]["doctor_report"]
         for play in output["plays"]

@@ -137,7 +137,7 @@ def test_recreated_backend_is_found_within_the_ttl_without_a_reload(host):
         # it, reaches the new address.
         time.sleep(max(0.0, back_at + RESOLVER_VALID + 1 - time.monotonic()))
         logged_before = access_log_lines(host)
-        after_ttl = [attempt(host) for _ in range(CONSECUTIVE)]
+        after_ttl = [attempt(host) for _attempt in range(CONSECUTIVE)]
         assert all(succeeded(result) for result in after_ttl), after_ttl
         # The access log line of a WebSocket is written when it closes; its upstream= is the address used.
         deadline = time.monotonic() + 5

@@ -111,7 +111,7 @@ def test_reload_keeps_200_open_websockets_and_new_connections_get_the_new_config
     # still there, shutting down (a worker that has nothing open exits at once), with the 200 backend
     # connections still established.
     processes = nginx_processes(host)
-    new_master, _ = nginx_pids(host)
+    new_master, _workers = nginx_pids(host)
     assert new_master == master, "nginx was restarted: the master PID changed"
     current = [pid for pid, title in processes.items() if title == "nginx: worker process"]
     assert current and not set(current) & set(old_workers), (old_workers, processes)

@@ -71,7 +71,7 @@ def launch_backend(directory: Path, *extra: str, name: str = "test-backend", por
     with stderr.open("w") as err:
         process = subprocess.Popen([*command, "--name", name, *extra], stdout=subprocess.PIPE, stderr=err, text=True)
     assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], 10)
+    ready, _writable, _errors = select.select([process.stdout], [], [], 10)
     line = process.stdout.readline() if ready else ""
     match = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
     if not match:

@@ -256,7 +256,7 @@ def test_without_naive_upgrade_h2c_is_never_switched(shared_backend: BackendProc
     h2c = {"Upgrade": "h2c", "Connection": "Upgrade, HTTP2-Settings", "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA"}
     conn = wsclient.connect(shared_backend.url(WS_PATH), headers=h2c)
     assert conn.status == 426
-    status, _, body = wsclient.http_get(shared_backend.url("/api/headers", "http"), headers=h2c)
+    status, _headers, body = wsclient.http_get(shared_backend.url("/api/headers", "http"), headers=h2c)
     assert status == 200
     assert json.loads(body)["headers"]["upgrade"] == "h2c"  # seen, served as plain HTTP
 
@@ -277,7 +277,7 @@ def test_naive_upgrade_switches_any_upgrade_and_tunnels_bytes(naive_backend: Bac
     # WebSocket still works, and an Upgrade without Connection: upgrade is plain HTTP
     with wsclient.connect(naive_backend.url(WS_PATH)) as conn:
         assert conn.upgraded
-    status, _, _ = wsclient.http_get(naive_backend.url("/api/headers", "http"), headers={"Upgrade": "h2c"})
+    status, _headers, _body = wsclient.http_get(naive_backend.url("/api/headers", "http"), headers={"Upgrade": "h2c"})
     assert status == 200
     assert wait_for(lambda: naive_backend.stats()["naive_upgrades"] == 2)
     events = [line for line in naive_backend.log_lines() if line["outcome"] == "naive-upgrade"]
@@ -354,7 +354,7 @@ def test_stats_counters_and_reset(backend: BackendProcess) -> None:
     conn.close()
     assert wait_for(lambda: backend.stats()["websocket_open"] == 0)
 
-    status, _, _, body = wsclient.http_request("POST", backend.url("/api/_stats/reset", "http"))
+    status, _reason, _headers, body = wsclient.http_request("POST", backend.url("/api/_stats/reset", "http"))
     assert status == 200 and json.loads(body)["reset"] is True
     stats = backend.stats(reset=True)
     for total in ("connections_opened", "http_requests", "websocket_sessions", "naive_upgrades", "rejected"):
@@ -364,10 +364,10 @@ def test_stats_counters_and_reset(backend: BackendProcess) -> None:
 
 def test_delay_endpoint(shared_backend: BackendProcess) -> None:
     started = time.monotonic()
-    status, _, body = wsclient.http_get(shared_backend.url("/api/delay?seconds=0.3", "http"))
+    status, _headers, body = wsclient.http_get(shared_backend.url("/api/delay?seconds=0.3", "http"))
     assert status == 200 and json.loads(body)["slept"] == 0.3
     assert time.monotonic() - started >= 0.3
-    status, _, _ = wsclient.http_get(shared_backend.url("/api/delay?seconds=soon", "http"))
+    status, _headers, _body = wsclient.http_get(shared_backend.url("/api/delay?seconds=soon", "http"))
     assert status == 400
 
 
@@ -425,7 +425,7 @@ def test_reuse_port_lets_two_processes_share_a_port(start_backend: Callable[...,
     second = start_backend("--reuse-port", name="two", port=first.port)
     assert second.port == first.port
     seen = set()
-    for _ in range(40):
+    for _attempt in range(40):
         seen.add(json.loads(wsclient.http_get(first.url("/api/headers", "http"))[2])["backend"])
         if len(seen) == 2:
             break
@@ -608,5 +608,7 @@ def test_wss_verifies_the_certificate_with_sni(
     assert code == 0 and report["text_echo"] is True
     code, report = run_cli(f"{url}/echo", "--cafile", ca, "--text", "t")
     assert code == 1 and "SSL" in report["error"]
-    status, _, _ = wsclient.http_get(f"{url.replace('wss', 'https')}/", cafile=ca, host_header="api.example.test")
+    status, _headers, _body = wsclient.http_get(
+        f"{url.replace('wss', 'https')}/", cafile=ca, host_header="api.example.test"
+    )
     assert status == 426  # websockets answers plain HTTPS with 426: the TLS path of http_get works

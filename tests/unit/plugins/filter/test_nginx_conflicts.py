@@ -187,7 +187,7 @@ def test_nginx_takes_a_second_map_of_the_same_variable_silently_and_the_last_one
     # No Upgrade header: the role's map says "" (keepalive-safe), the legacy one says "close".
     assert serve(host, port, [("/", "localhost")]) == ["close"]
 
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     (conflict,) = nginx_conflicts(stdout, host.owned, VARIABLES, [])
     legacy = host.path("conf.d/zz-legacy.conf")
     assert conflict == {
@@ -204,7 +204,7 @@ def test_every_foreign_definition_is_reported_geo_too_and_case_does_not_hide_one
     host.role_map()
     host.write("conf.d/legacy.conf", FOREIGN_MAP)
     host.write("conf.d/geo.conf", "geo $remote_addr $WSPROXY_upgrade {\n    default websocket;\n}\n")
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     found = nginx_conflicts(stdout, host.owned, ["$connection_upgrade", "wsproxy_upgrade"], [])
     assert [(c["source"], Path(c["file"]).name, c["line"]) for c in found] == [
         ("$connection_upgrade", "legacy.conf", 3),
@@ -216,11 +216,11 @@ def test_every_foreign_definition_is_reported_geo_too_and_case_does_not_hide_one
 
 def test_adopt_mode_takes_one_foreign_definition_but_not_two(host):
     host.write("conf.d/legacy.conf", FOREIGN_MAP)
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     assert nginx_conflicts(stdout, [], ["connection_upgrade"], [], mode="adopt") == []
 
     host.write("conf.d/legacy2.conf", FOREIGN_MAP)
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     found = nginx_conflicts(stdout, [], ["connection_upgrade"], [], mode="adopt")
     assert [Path(c["file"]).name for c in found] == ["legacy.conf", "legacy2.conf"]
     assert "defined 2 times outside this role" in found[0]["message"]
@@ -234,7 +234,7 @@ def test_a_host_the_role_already_configured_has_no_conflicts(host):
     """The role's map, vhost file and sites-enabled link are all about to be replaced: none of them counts."""
     host.role_map()
     host.role_vhost("api-calls", role_server(default_server=True))
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     assert nginx_conflicts(stdout, host.owned, VARIABLES, vhosts(default_server=True)) == []
     # The same dump, with nothing owned, is full of clashes: the exclusion is what makes it empty.
     kinds = [c["kind"] for c in nginx_conflicts(stdout, [], VARIABLES, vhosts(default_server=True))]
@@ -243,7 +243,7 @@ def test_a_host_the_role_already_configured_has_no_conflicts(host):
 
 def test_owned_paths_are_compared_normalised(host):
     host.role_map()
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     owned = [str(host.etc / "conf.d" / ".." / "conf.d" / "websocket_proxy_map.conf")]
     assert nginx_conflicts(stdout, owned, VARIABLES, []) == []
 
@@ -315,7 +315,7 @@ def test_a_same_name_on_one_address_of_the_port_takes_that_addresss_requests(tmp
 
 def test_each_vhost_and_each_of_its_ports_is_checked(host):
     host.write("sites-enabled/legacy", "server {\n    listen 8443;\n    server_name b.example.com;\n}\n")
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     role = websocket_vhosts(
         [
             {"server_name": "a.example.com", "locations": [{"backend": "a:1"}]},
@@ -360,7 +360,7 @@ server {
 
 def test_a_second_default_server_on_a_port_is_what_nginx_refuses(host):
     default = host.write("sites-enabled/default", DEBIAN_DEFAULT)
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     (conflict,) = nginx_conflicts(stdout, host.owned, VARIABLES, vhosts(default_server=True))
     assert (conflict["kind"], conflict["file"], conflict["line"]) == ("default_server", default, 2)
     assert conflict["message"] == (
@@ -383,7 +383,7 @@ def test_a_second_default_server_on_a_port_is_what_nginx_refuses(host):
 def test_default_servers_on_other_addresses_of_the_port_are_fine(host):
     host.write("sites-enabled/v6", "server {\n    listen [::]:80 default_server;\n}\n")
     host.write("sites-enabled/local", "server {\n    listen 127.0.0.1:80 default_server;\n}\n")
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     assert nginx_conflicts(stdout, [], VARIABLES, vhosts(default_server=True)) == []
     host.role_vhost("api-calls", role_server(default_server=True))
     assert host.run("-t").returncode == 0
@@ -431,7 +431,7 @@ def test_snippet_locations_that_nginx_would_refuse_or_shadow(host, modifier, pat
     site = host.write("sites-enabled/shop", BROWNFIELD)
     snippet = host.write("snippets/websocket_proxy.conf", "# empty until the role writes it\n")
     host.owned.append(snippet)
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     targets = [{"file": site, "locations": [{"modifier": modifier, "path": path, "source": "snippet.locations[0]"}]}]
     found = nginx_conflicts(stdout, host.owned, VARIABLES, [], snippet_targets=targets)
 
@@ -458,7 +458,7 @@ def test_snippet_locations_that_nginx_would_refuse_or_shadow(host, modifier, pat
 def test_a_snippet_already_included_does_not_clash_with_itself(host):
     site = host.write("sites-enabled/shop", BROWNFIELD)
     snippet = host.write("snippets/websocket_proxy.conf", "location /calls/ {\n    return 200 role;\n}\n")
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     targets = [{"file": site, "locations": [{"modifier": "", "path": "/calls/", "source": "s"}]}]
     assert nginx_conflicts(stdout, [snippet], [], [], snippet_targets=targets) == []
     assert [c["kind"] for c in nginx_conflicts(stdout, [], [], [], snippet_targets=targets)] == ["location"]
@@ -468,7 +468,7 @@ def test_a_snippet_target_nginx_does_not_load_is_reported(host):
     available = host.write(
         "sites-available/shop", BROWNFIELD.replace("    include snippets/websocket_proxy.conf;\n", "")
     )
-    stdout, _ = host.dump()
+    stdout, _stderr = host.dump()
     targets = [{"file": available, "locations": [], "source": "websocket_proxy_snippet_sites[0]"}]
     (conflict,) = conflicts_filter(stdout, [], [], [], "fail", targets)
     assert (conflict["kind"], conflict["file"], conflict["line"]) == ("snippet_target", available, None)

@@ -57,7 +57,7 @@ def test_restore_undoes_writes_new_files_new_links_and_removals(etc, tmp_path):
     (etc / "sites-enabled" / "new.conf").symlink_to(etc / "sites-available" / "api.conf")
     assert tree(etc) != before
 
-    _, changed = snap.restore(str(tmp_path / "snap"))
+    _entries, changed = snap.restore(str(tmp_path / "snap"))
 
     assert tree(etc) == before
     assert len(changed) == 5
@@ -65,7 +65,7 @@ def test_restore_undoes_writes_new_files_new_links_and_removals(etc, tmp_path):
 
 def test_restore_of_an_unchanged_tree_changes_nothing(etc, tmp_path):
     snap.save(paths(etc), str(tmp_path / "snap"))
-    _, changed = snap.restore(str(tmp_path / "snap"))
+    _entries, changed = snap.restore(str(tmp_path / "snap"))
     assert changed == []
 
 

@@ -209,7 +209,7 @@ def fake_server(handler: Callable[[socket.socket], None], family: int = socket.A
     def serve() -> None:
         while not stop.is_set():
             try:
-                conn, _ = sock.accept()
+                conn, _address = sock.accept()
             except OSError:
                 continue
             with conn:
@@ -238,7 +238,7 @@ def read_request(conn: socket.socket) -> dict[str, str]:
         data += chunk
     headers = {}
     for line in data.decode("latin-1").split("\r\n")[1:]:
-        name, _, value = line.partition(":")
+        name, _colon, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return headers
 

@@ -234,7 +234,7 @@ def test_map_definitions_in_the_http_context(debian):
             "connection_upgrade", debian.path("conf.d/websocket.conf"), 2, "map $http_upgrade $connection_upgrade"
         )
     ]
-    variable, _, line, _ = definitions[0]
+    variable, _file, line, _statement = definitions[0]
     assert (variable, line) == ("connection_upgrade", 2)
 
 
@@ -268,7 +268,7 @@ def test_lines_that_look_like_headers_stay_in_their_file(tmp_path):
     )
     dump = parse_dump(layout.dump())
     assert [config.path for config in dump.files] == [layout.conf, layout.path("mime.types"), site]
-    ((_, body),) = [d.args for d in walk(dump.tree) if d.name == "return"]
+    ((_code, body),) = [d.args for d in walk(dump.tree) if d.name == "return"]
     assert body == f"\n{header}\n"
 
 
