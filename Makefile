@@ -1,6 +1,6 @@
 # wsproxy.nginx: one entry point for people and CI.
 #   make demo   a real proxy configured by site.yml, ending with a real WebSocket handshake
-#   make test   unit, property and differential tests, then every Molecule scenario
+#   make test   lint, unit/property/differential tests, the ecosystem gates, every Molecule scenario, bench smoke
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -16,7 +16,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 help:
 	@echo "make demo        configure a real nginx proxy with site.yml and shake hands through it"
-	@echo "make test        lint, unit/property/differential tests, then every Molecule scenario"
+	@echo "make test        lint, unit/property/differential tests, gates, every Molecule scenario, bench smoke"
 	@echo "make unit        only the tests under tests/ (no containers)"
 	@echo "make molecule    only the Molecule scenarios ($(SCENARIOS))"
 	@echo "make bench       benchmarks: the seed's config vs the role, results in bench/results/"
@@ -59,7 +59,9 @@ bench: venv images
 bench-smoke: venv images
 	bench/run.sh --smoke
 
-test: lint unit molecule bench-smoke
+# Fast checks first (seconds), then unit tests (minutes), the gates (about a minute, one container), and last
+# the container-heavy Molecule scenarios and the bench smoke.
+test: lint unit gates molecule bench-smoke
 
 demo: venv images
 	scripts/demo.sh
