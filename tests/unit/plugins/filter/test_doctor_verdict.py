@@ -510,7 +510,9 @@ def test_a_probe_task_that_could_not_run_counts_for_every_probe():
     row = only(report)
     # Not the backend's fault: nothing was probed.
     assert (row["direct"], row["nginx"], row["hop"]) == ("error", "error", "doctor")
-    assert row["verdict"] == "BROKEN doctor: the probes did not run: probes[0].ca_file: '/x.pem' is not a file on this host"
+    assert row["verdict"] == (
+        "BROKEN doctor: the probes did not run: probes[0].ca_file: '/x.pem' is not a file on this host"
+    )
 
 
 def test_a_module_crash_is_reported_not_hidden():
