@@ -1,12 +1,15 @@
-"""Shared pytest set-up: make the checkout importable as ansible_collections.wsproxy.nginx."""
+"""Shared pytest set-up: make the checkout importable as ansible_collections.wsproxy.nginx, and tests/ itself
+importable for the helpers every test directory shares (nginx_helpers)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 COLLECTIONS = REPO / "collections"
 
-if str(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, str(COLLECTIONS))
+for path in (COLLECTIONS, TESTS):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))

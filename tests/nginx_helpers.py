@@ -49,6 +49,19 @@ http {{
 }}
 """
 
+#: The role's WebSocket upgrade maps, as templates/websocket_map.conf.j2 writes them (its comments left out),
+#: for the http context: "Connection" is empty unless a WebSocket upgrade is asked for.
+ROLE_MAPS = """\
+map $http_upgrade $wsproxy_upgrade {
+    default             "";
+    "~*^websocket$"     websocket;
+}
+map $http_upgrade $connection_upgrade {
+    default             "";
+    "~*^websocket$"     upgrade;
+}
+"""
+
 
 def nginx_binary() -> str:
     """The nginx binary, or a test failure that says how to get one."""

@@ -1,13 +1,6 @@
-"""Tests against a real nginx: import path for nginx_helpers and the run's counts."""
+"""Tests against a real nginx: the run's counts (tests/conftest.py makes nginx_helpers importable)."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-TESTS = Path(__file__).resolve().parent.parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))  # for nginx_helpers
 
 #: user_properties keys the differential test records, summed over the run and printed at the end.
 COUNTED = ("location_sets", "uris", "disagreements")

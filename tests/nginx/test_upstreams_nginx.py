@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -25,22 +26,13 @@ from typing import Any
 
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.snippets import websocket_snippets
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
-from nginx_helpers import Client, assert_nginx_accepts, assert_nginx_refuses, free_port, running_nginx
+from nginx_helpers import ROLE_MAPS, Client, assert_nginx_accepts, assert_nginx_refuses, free_port, running_nginx
 
 DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
 REQUESTS = 200
 
-# The role's maps (templates/websocket_map.conf.j2): "Connection" is empty unless a WebSocket upgrade is asked for.
-MAPS = """\
-    map $http_upgrade $wsproxy_upgrade {
-        default "";
-        "~*^websocket$" websocket;
-    }
-    map $http_upgrade $connection_upgrade {
-        default "";
-        "~*^websocket$" upgrade;
-    }
-"""
+# The role's maps, indented as the rest of the http block here.
+MAPS = textwrap.indent(ROLE_MAPS, "    ")
 
 
 def render_upstreams(upstreams: list[dict[str, Any]]) -> str:

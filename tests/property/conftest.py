@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-TESTS = Path(__file__).resolve().parent.parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))  # for nginx_helpers
 
 #: The issue asks for at least this many generated cases over the whole property run.
 MIN_TOTAL_CASES = 2000

@@ -8,7 +8,6 @@ last ones take the output of the real `nginx -T` on such trees, so the parse and
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,29 +23,13 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor import (
 )
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
-
-TESTS = Path(__file__).resolve().parents[3]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))  # for nginx_helpers, shared with tests/nginx and tests/property
-
-from nginx_helpers import free_port, nginx_binary  # noqa: E402  (importable only once tests/ is on sys.path)
+from nginx_helpers import ROLE_MAPS, free_port, nginx_binary
 
 verdict_filter = FilterModule().filters()["doctor_verdict"]
 DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
 NAME = "api.example.test"
 BACKEND = "http://127.0.0.1:5006"
 ENABLED = "/etc/nginx/sites-enabled"
-
-ROLE_MAP = """\
-map $http_upgrade $wsproxy_upgrade {
-    default             "";
-    "~*^websocket$"     websocket;
-}
-map $http_upgrade $connection_upgrade {
-    default             "";
-    "~*^websocket$"     upgrade;
-}
-"""
 
 WS_HEADERS = """\
         proxy_http_version 1.1;
@@ -81,7 +64,7 @@ def nginx_t(vhosts: dict[str, str] | None = None, conf_d: dict[str, str] | None 
         "    include /etc/nginx/sites-enabled/*;\n}\n"
     )
     files = [("/etc/nginx/nginx.conf", main)]
-    conf_d = {"websocket_proxy_map.conf": ROLE_MAP, **(conf_d or {})}
+    conf_d = {"websocket_proxy_map.conf": ROLE_MAPS, **(conf_d or {})}
     vhosts = {"api-calls.conf": server()} if vhosts is None else vhosts
     files += sorted((f"/etc/nginx/conf.d/{name}", content) for name, content in conf_d.items())
     files += sorted((f"{ENABLED}/{name}", content) for name, content in vhosts.items())
@@ -542,23 +525,25 @@ def real_nginx_t(tmp_path: Path, http: str) -> dict[str, Any]:
     return {"rc": out.returncode, "stdout": out.stdout, "stderr": out.stderr}
 
 
-def test_real_nginx_t_healthy_and_with_a_second_map(tmp_path):
+def real_site(tmp_path: Path) -> dict:
+    """The role's vhost to BACKEND on a free port, written into tmp_path/sites; its doctor plan."""
     port = free_port()
-    (tmp_path / "conf.d").mkdir()
-    (tmp_path / "conf.d" / "websocket_proxy_map.conf").write_text(ROLE_MAP)
-    (tmp_path / "sites").mkdir()
+    (tmp_path / "sites").mkdir(exist_ok=True)
     # nginx resolves a proxy_pass host when it reads the config: an address keeps the test off DNS.
     (tmp_path / "sites" / "api-calls.conf").write_text(server(location(proxy_pass=BACKEND), port=port))
-    plan = make_plan(
-        [
-            {
-                "name": "api-calls",
-                "server_name": NAME,
-                "listen": port,
-                "locations": [{"path": "/api/", "backend": BACKEND}],
-            }
-        ]
-    )
+    vhost = {
+        "name": "api-calls",
+        "server_name": NAME,
+        "listen": port,
+        "locations": [{"path": "/api/", "backend": BACKEND}],
+    }
+    return make_plan([vhost])
+
+
+def test_real_nginx_t_healthy_and_with_a_second_map(tmp_path):
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "websocket_proxy_map.conf").write_text(ROLE_MAPS)
+    plan = real_site(tmp_path)
     healthy = real_nginx_t(tmp_path, "")
     assert healthy["rc"] == 0, healthy["stderr"]
     assert only(run(plan, healthy))["status"] == "ok"
@@ -569,20 +554,7 @@ def test_real_nginx_t_healthy_and_with_a_second_map(tmp_path):
 
 
 def test_real_nginx_t_without_the_map(tmp_path):
-    port = free_port()
-    (tmp_path / "sites").mkdir()
-    # nginx resolves a proxy_pass host when it reads the config: an address keeps the test off DNS.
-    (tmp_path / "sites" / "api-calls.conf").write_text(server(location(proxy_pass=BACKEND), port=port))
-    plan = make_plan(
-        [
-            {
-                "name": "api-calls",
-                "server_name": NAME,
-                "listen": port,
-                "locations": [{"path": "/api/", "backend": BACKEND}],
-            }
-        ]
-    )
+    plan = real_site(tmp_path)
     dump = real_nginx_t(tmp_path, "")
     assert dump["rc"] != 0
     row = only(run(plan, dump))

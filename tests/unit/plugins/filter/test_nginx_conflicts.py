@@ -21,6 +21,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.filter.nginx_conflicts import FilterModule
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.nginx_dump import nginx_conflicts, nginx_error_file
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
+from nginx_helpers import ROLE_MAPS
 
 conflicts_filter = FilterModule().filters()["nginx_conflicts"]
 
@@ -45,18 +46,7 @@ http {{
 }}
 """
 
-ROLE_MAP = """\
-# Ansible managed
-map $http_upgrade $wsproxy_upgrade {
-    default             "";
-    "~*^websocket$"     websocket;
-}
-
-map $http_upgrade $connection_upgrade {
-    default             "";
-    "~*^websocket$"     upgrade;
-}
-"""
+ROLE_MAP = "# Ansible managed\n" + ROLE_MAPS
 
 FOREIGN_MAP = """\
 # Someone's older attempt at WebSockets.

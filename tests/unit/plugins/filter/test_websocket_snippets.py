@@ -17,16 +17,6 @@ FILTER = FilterModule().filters()["websocket_snippets"]
 DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
 KEEPALIVE = {**DEFAULTS, "upstream_keepalive": 32}
 S = "websocket_proxy_snippets"
-NO_SECURITY = {
-    "client_max_body_size": "1m",
-    "allowed_origins": [],
-    "allow_missing_origin": True,
-    "origin_variable": None,
-    "limit_conn": 0,
-    "handshake_rate": 0,
-    "handshake_burst": 0,
-    "limit_req_zone": None,
-}
 
 
 def snippet(**extra: Any) -> dict[str, Any]:
@@ -35,7 +25,7 @@ def snippet(**extra: Any) -> dict[str, Any]:
     return value
 
 
-def test_seed_snippet() -> None:
+def test_seed_snippet(no_security: dict[str, Any]) -> None:
     assert websocket_snippets([snippet()], KEEPALIVE) == [
         {
             "name": "api-calls",
@@ -54,7 +44,7 @@ def test_seed_snippet() -> None:
                     "proxy_pass_variable": None,
                     "resolver": None,
                     "resolver_valid": None,
-                    **NO_SECURITY,
+                    **no_security,
                 }
             ],
             "upstreams": [

@@ -15,17 +15,6 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import defaul
 FILTER = FilterModule().filters()["websocket_vhosts"]
 DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
 V = "websocket_proxy_vhosts"
-#: What every location carries when no security key is set: nginx's body limit, no Origin check, no limits.
-NO_SECURITY = {
-    "client_max_body_size": "1m",
-    "allowed_origins": [],
-    "allow_missing_origin": True,
-    "origin_variable": None,
-    "limit_conn": 0,
-    "handshake_rate": 0,
-    "handshake_burst": 0,
-    "limit_req_zone": None,
-}
 
 
 def seed(**extra: Any) -> dict[str, Any]:
@@ -38,7 +27,7 @@ def seed(**extra: Any) -> dict[str, Any]:
     return vhost
 
 
-def test_seed_layout() -> None:
+def test_seed_layout(no_security: dict[str, Any]) -> None:
     assert websocket_vhosts([seed()], DEFAULTS) == [
         {
             "name": "api-calls",
@@ -60,7 +49,7 @@ def test_seed_layout() -> None:
                     "proxy_pass_variable": None,
                     "resolver": None,
                     "resolver_valid": None,
-                    **NO_SECURITY,
+                    **no_security,
                 }
             ],
             "websocket_uris": ["/api/"],
@@ -75,7 +64,7 @@ def test_seed_layout() -> None:
     ]
 
 
-def test_alternative_layout_with_tls() -> None:
+def test_alternative_layout_with_tls(no_security: dict[str, Any]) -> None:
     vhost = seed(
         tls={"certificate": "/etc/ssl/certs/api.pem", "certificate_key": "/etc/ssl/private/api.key"},
         locations=[
@@ -106,7 +95,7 @@ def test_alternative_layout_with_tls() -> None:
         "proxy_pass_variable": None,
         "resolver": None,
         "resolver_valid": None,
-        **NO_SECURITY,
+        **no_security,
     }
     assert result["locations"] == [
         {

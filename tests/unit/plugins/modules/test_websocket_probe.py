@@ -26,12 +26,9 @@ from pathlib import Path
 import ansible
 import pytest
 from ansible_collections.wsproxy.nginx.plugins.modules import websocket_probe as wsp
+from nginx_helpers import free_port, running_nginx
 
 REPO = Path(__file__).resolve().parents[4]
-if str(REPO / "tests") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests"))  # for nginx_helpers, shared with tests/nginx and tests/property
-
-from nginx_helpers import free_port, running_nginx  # noqa: E402  (importable only once tests/ is on sys.path)
 
 MODULE = Path(wsp.__file__)
 BACKEND = REPO / "tests" / "support" / "ws_backend.py"
