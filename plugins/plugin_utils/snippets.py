@@ -35,8 +35,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import (
     _mapping,
     assign_origin_maps,
     assign_upstreams,
-    check_upstream_bases,
-    check_variable_bases,
+    check_bases,
     normalise_locations,
     parse_defaults,
     upstream_base,
@@ -93,6 +92,5 @@ def websocket_snippets(
             )
         names[key] = where
         result.append(snippet)
-    check_upstream_bases(result, bases, "snippets")
-    check_variable_bases(result, bases, "snippets")
+    check_bases(result, bases, "snippets")
     return result

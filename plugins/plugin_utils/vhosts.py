@@ -688,7 +688,7 @@ def assign_origin_maps(locations: list[dict[str, Any]], base: str) -> list[dict[
     context needs: one per such location, ``exact`` origins as map keys, wildcard ``patterns`` as regexes.
 
     The variable is unique across every vhost and snippet: vhost and snippet bases never meet (see upstream_base),
-    two equal bases are refused by check_variable_bases, and the trailing _<n> holds no '_'."""
+    two equal bases are refused by check_bases, and the trailing _<n> holds no '_'."""
     maps: list[dict[str, Any]] = []
     suffix = base[len("wsproxy_") :]
     for location in locations:
@@ -709,26 +709,6 @@ def assign_origin_maps(locations: list[dict[str, Any]], base: str) -> list[dict[
     return maps
 
 
-def check_variable_bases(items: list[dict[str, Any]], base_of: Mapping[str, str], what: str) -> None:
-    """Two vhosts (or snippets) whose names differ only in characters that become '_' (or in letter case) would
-    define the same map variables, and nginx silently keeps the last map of a name: refuse them."""
-    seen: dict[str, dict[str, Any]] = {}
-    for item in items:
-        if not item["origin_maps"]:
-            continue
-        base = base_of[item["source"]]
-        other = seen.get(base.lower())
-        if other is not None:
-            raise ConfigError(
-                f"{item['source']}.name: {item['name']!r} gives the nginx map variables "
-                f"${ORIGIN_VARIABLE.format(base=base[len('wsproxy_'):], n='<n>')} (allowed_origins), as "
-                f"{other['name']!r} ({other['source']}) does (they keep only letters, digits and '_', other "
-                f"characters become '_', and nginx ignores letter case there); set name on one of the two {what} so "
-                f"that they differ in a letter or digit"
-            )
-        seen[base.lower()] = item
-
-
 def _uri_part(proxy_pass: str) -> str:
     """The URI part of a proxy_pass value this module wrote: after 'scheme://host[:port]' or the socket's ':'."""
     rest = proxy_pass.split("://", 1)[1]
@@ -739,23 +719,31 @@ def _uri_part(proxy_pass: str) -> str:
     return rest[slash:] if slash >= 0 else ""
 
 
-def check_upstream_bases(items: list[dict[str, Any]], base_of: Mapping[str, str], what: str) -> None:
-    """Two vhosts (or snippets) whose names differ only in characters that become '_' would write the same
-    upstream names, which nginx refuses (duplicate upstream); nginx compares them without letter case."""
-    seen: dict[str, dict[str, Any]] = {}
-    for item in items:
-        if not item["upstreams"]:
-            continue
-        base = base_of[item["source"]]
-        other = seen.get(base.lower())
-        if other is not None:
+def check_bases(items: list[dict[str, Any]], base_of: Mapping[str, str], what: str) -> None:
+    """Two vhosts (or snippets) whose names differ only in characters that become '_', or in letter case, have one
+    base (``base_of``, by source). Refuse two such that both have upstreams: they would write the same upstream
+    names, which nginx refuses (duplicate upstream; it compares them without letter case). Then two such that both
+    have origin maps: they would define the same map variables, and nginx silently keeps the last map of a name."""
+    for key in ("upstreams", "origin_maps"):
+        seen: dict[str, dict[str, Any]] = {}
+        for item in items:
+            if not item[key]:
+                continue
+            base = base_of[item["source"]]
+            other = seen.setdefault(base.lower(), item)
+            if other is item:
+                continue
+            if key == "upstreams":
+                names, subject = f"upstream names {base}_<n>", "upstream names"
+            else:
+                variables = ORIGIN_VARIABLE.format(base=base[len("wsproxy_") :], n="<n>")
+                names, subject = f"map variables ${variables} (allowed_origins)", "they"
             raise ConfigError(
-                f"{item['source']}.name: {item['name']!r} gives the nginx upstream names {base}_<n>, as "
-                f"{other['name']!r} ({other['source']}) does (upstream names keep only letters, digits and '_', "
-                f"other characters become '_', and nginx ignores letter case there); set name on one of the two "
-                f"{what} so that they differ in a letter or digit"
+                f"{item['source']}.name: {item['name']!r} gives the nginx {names}, as {other['name']!r} "
+                f"({other['source']}) does ({subject} keep only letters, digits and '_', other characters become "
+                f"'_', and nginx ignores letter case there); set name on one of the two {what} so that they differ "
+                f"in a letter or digit"
             )
-        seen[base.lower()] = item
 
 
 def _vhost(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any], str]:
@@ -936,6 +924,5 @@ def websocket_vhosts(vhosts: object, defaults: object, name: str = "websocket_pr
         vhost, bases[f"{name}[{index}]"] = _vhost(item, f"{name}[{index}]", settings)
         result.append(vhost)
     _across(result)
-    check_upstream_bases(result, bases, "vhosts")
-    check_variable_bases(result, bases, "vhosts")
+    check_bases(result, bases, "vhosts")
     return result
