@@ -7,6 +7,7 @@ which speaks to the backend container over the Docker network.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 
@@ -49,9 +50,15 @@ def test_nginx_conf_is_sized_for_websockets_and_reloads_gracefully(host):
     conf = host.file("/etc/nginx/nginx.conf").content_string
     assert "worker_shutdown_timeout 10m;" in conf
     hard = int(host.run("sh -c 'ulimit -Hn'").stdout)
-    rlimit = int(conf.split("worker_rlimit_nofile ")[1].split(";")[0])
-    connections = int(conf.split("worker_connections ")[1].split(";")[0])
-    workers = int(conf.split("worker_processes ")[1].split(";")[0])
+
+    def directive(name: str) -> int:
+        """The value of a directive (comments may name it too: only a line that starts with it counts)."""
+        (value,) = re.findall(rf"^\s*{name} (\d+);", conf, re.MULTILINE)
+        return int(value)
+
+    rlimit = directive("worker_rlimit_nofile")
+    connections = directive("worker_connections")
+    workers = directive("worker_processes")
     assert connections < rlimit <= hard
     # websocket_proxy_max_websockets (4096 by default) x 2 connections fit in the workers
     assert workers * connections >= 2 * 4096
