@@ -251,10 +251,15 @@ def load_note(results: dict[str, Any]) -> str:
         return ""
     text = "Load average (1 min) before/after each measurement: " + ", ".join(
         f"{name} {a:.1f}/{b:.1f}" for name, (a, b) in loads.items()) + f", on {cpus} CPUs."
-    if any(max(pair) > cpus for pair in loads.values()):
+    first_before = next(iter(loads.values()))[0]
+    if first_before > cpus:
         text += (" **Other work shared the machine during this run**: round trips, requests per second and "
                  "converge times are slower than on an idle machine; each figure's baseline was measured in the "
                  "same conditions, so the comparisons hold, the absolute times do not.")
+    elif any(max(pair) > cpus for pair in loads.values()):
+        text += (f" The machine was idle when the run started (load {first_before:.1f}); the higher figures "
+                 "after it are the benchmark's own work, mostly the tail of its capacity ramp (the load average "
+                 "is a one-minute mean), which each figure's baseline shared.")
     return text
 
 
