@@ -662,14 +662,15 @@ def measure_capacity(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- 2. round trips
 
 
-DIRECT_TLS_PORT = 5443  # the backend with TLS of its own (bench/tls_backend.py): the "direct wss" baseline
+DIRECT_TLS_PORT = 5443  # the backend with TLS of its own (ws_backend.py --tls-cert): the "direct wss" baseline
 
 
 def start_tls_backend(lab: Lab) -> None:
-    """ws_backend.py behind Python's own TLS on DIRECT_TLS_PORT, in the lab (stopped by stop_tls_backend)."""
+    """ws_backend.py with Python's own TLS on DIRECT_TLS_PORT, in the lab (stopped by stop_tls_backend)."""
     docker("exec", "-d", lab.net, "sh", "-c",
-           "echo $$ > /tmp/bench-tls-backend.pid; exec python3 /bench/tls_backend.py --cert /tls/server.pem "
-           f"--key /tls/server.key --host 127.0.0.1 --port {DIRECT_TLS_PORT} --name backend-tls "
+           "echo $$ > /tmp/bench-tls-backend.pid; exec python3 /opt/wsproxy/ws_backend.py "
+           "--tls-cert /tls/server.pem --tls-key /tls/server.key "
+           f"--host 127.0.0.1 --port {DIRECT_TLS_PORT} --name backend-tls "
            "> /tmp/bench-tls-backend.log 2>&1")
     wait_for(lambda: "listening on" in sh(lab.net, "cat /tmp/bench-tls-backend.log 2>/dev/null; true", check=False),
              30, "the TLS backend to listen")

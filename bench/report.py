@@ -212,7 +212,7 @@ def rtt_details(rtt: dict[str, Any], targets: dict[str, Any]) -> list[str]:
         dwss, ws, direct = paths["direct wss"], paths["role ws"], paths["direct"]
         parts += [
             f"Like for like: wss through nginx is {like['p50_ratio']:.2f}x (p50) and {like['p99_ratio']:.2f}x (p99) "
-            "direct wss (the same backend with TLS of its own, bench/tls_backend.py), where ws through nginx is "
+            "direct wss (the same backend with TLS of its own, ws_backend.py --tls-cert), where ws through nginx is "
             f"{ws['p50_ratio']:.2f}x and {ws['p99_ratio']:.2f}x direct ws. TLS alone, without nginx, makes direct wss "
             f"{dwss['p50_ratio']:.2f}x direct (p50). The client's CPU per round trip (the load generator's own "
             f"time, TLS included) is {num(direct.get('client_cpu_p50_us'), 1)} µs over ws and "

@@ -25,6 +25,7 @@ It plays the part of the real backend behind nginx (the seed's ``calls-backend:5
   Requests to ``_stats`` are not counted, not logged, and a connection whose first request is a
   ``_stats`` request is not counted either, so a test reads exactly the traffic it caused.
 * ``--log FILE``: one JSON line per request or upgrade, flushed at once.
+* ``--tls-cert PEM --tls-key PEM``: TLS of its own (the benchmark's "direct wss" baseline).
 
 Python standard library only (3.9+), one asyncio process; ``--reuse-port`` lets several processes
 share one port. Prints ``listening on HOST:PORT`` when ready and exits 0 on SIGTERM/SIGINT.
@@ -41,6 +42,7 @@ import json
 import math
 import os
 import signal
+import ssl
 import struct
 import sys
 import time
@@ -651,13 +653,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--name", default=None, help="backend id reported in responses (default HOSTNAME:PORT)")
     parser.add_argument("--reuse-port", action="store_true", help="set SO_REUSEPORT (several processes, one port)")
     parser.add_argument("--backlog", type=int, default=4096, help="listen backlog (default 4096)")
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve TLS (wss://, https://) with this certificate")
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     parser.add_argument(
         "--keepalive-timeout",
         type=float,
         default=300.0,
         help="close an idle HTTP connection after this many seconds, 0 = never (default 300)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    return args
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -670,6 +677,11 @@ async def serve(args: argparse.Namespace) -> None:
         log=log,
         keepalive_timeout=args.keepalive_timeout or None,
     )
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        tls.set_alpn_protocols(["http/1.1"])
     server = await asyncio.start_server(
         backend.handle,
         args.host,
@@ -677,6 +689,7 @@ async def serve(args: argparse.Namespace) -> None:
         backlog=args.backlog,
         reuse_port=args.reuse_port or None,
         limit=MAX_HEAD,
+        ssl=tls,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

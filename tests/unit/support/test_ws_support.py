@@ -612,3 +612,17 @@ def test_wss_verifies_the_certificate_with_sni(
         f"{url.replace('wss', 'https')}/", cafile=ca, host_header="api.example.test"
     )
     assert status == 426  # websockets answers plain HTTPS with 426: the TLS path of http_get works
+
+
+def test_backend_serves_tls_of_its_own(
+    start_backend: Callable[..., BackendProcess], tls_files: dict[str, Path]
+) -> None:
+    backend = start_backend("--tls-cert", str(tls_files["cert"]), "--tls-key", str(tls_files["key"]))
+    ca = str(tls_files["ca"])
+    url = backend.url("/api/frontend-audio", "wss")
+    with wsclient.connect(url, cafile=ca, host_header="api.example.test") as conn:
+        assert conn.upgraded
+        conn.send_binary(b"\x01" * 640)
+        assert conn.recv() == (OP_BINARY, b"\x01" * 640)
+    with pytest.raises(ssl.SSLError):  # the certificate is checked: unknown CA
+        wsclient.connect(backend.url("/api/frontend-audio", "wss"), host_header="api.example.test")
