@@ -49,6 +49,8 @@ def test_nginx_is_installed_running_and_valid(host):
 def test_nginx_conf_is_sized_for_websockets_and_reloads_gracefully(host):
     conf = host.file("/etc/nginx/nginx.conf").content_string
     assert "worker_shutdown_timeout 10m;" in conf
+    # "worker_connections are not enough, reusing connections" is a warn: the log must take warnings
+    assert re.search(r"^error_log /var/log/nginx/error\.log warn;$", conf, re.MULTILINE), conf
     hard = int(host.run("sh -c 'ulimit -Hn'").stdout)
 
     def directive(name: str) -> int:

@@ -192,6 +192,30 @@ def test_plain_http_is_redirected_and_https_answers_carry_hsts(host):
     assert refused["headers"]["server"] == "nginx" and "nginx/" not in json.dumps(refused["body"])
 
 
+def access_log_line(host: Any, path: str) -> str:
+    """nginx's access log line for a request to path (written when the request ends: a WebSocket, at its close)."""
+    for _attempt in range(20):
+        lines = [line for line in host.file("/var/log/nginx/access.log").content_string.splitlines() if path in line]
+        if lines:
+            return lines[-1]
+        time.sleep(0.1)
+    raise AssertionError(f"no access log line for {path}")
+
+
+def test_the_access_log_records_the_upgrade_status_and_the_session_duration(host):
+    url = unique(WS)
+    held = ws(host, url, "--origin", APP, "--text", "logged", "--idle", "1.5")
+    assert held["status"] == 101, held
+    line = access_log_line(host, url.removeprefix("wss://api.example.test"))
+    assert '" 101 ' in line and "upgrade=websocket" in line, line
+    session = float(re.search(r"session=([0-9.]+)s", line).group(1))
+    assert 1.5 <= session < 30, line  # the whole stream, not the handshake
+    refused = unique(WS)
+    ws(host, refused, "--origin", "https://evil.example.net", "--expect-status", "403")
+    line = access_log_line(host, refused.removeprefix("wss://api.example.test"))
+    assert '" 403 ' in line and "upgrade=websocket" in line, line
+
+
 def test_a_body_larger_than_client_max_body_size_gets_413(host):
     result = ws(host, "https://api.example.test/device/headers", "--http", "--method", "POST",
                 "--header", "Content-Length: 5000", "--expect-status", "413")
