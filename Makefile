@@ -1,6 +1,7 @@
 # wsproxy.nginx: one entry point for people and CI.
 #   make demo   a real proxy configured by site.yml, ending with a real WebSocket handshake
-#   make test   lint, unit/property/differential tests, the ecosystem gates, every Molecule scenario, bench smoke
+#   make test   lint, unit/property/differential tests, the ecosystem gates, the ansible-core compatibility matrix,
+#               every Molecule scenario, bench smoke
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -12,12 +13,13 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv host images lint unit molecule gates bench bench-smoke test demo demo-clean clean
+.PHONY: help venv host clients images lint unit compat molecule gates bench bench-smoke test demo demo-clean clean
 
 help:
 	@echo "make demo        configure a real nginx proxy with site.yml and shake hands through it"
-	@echo "make test        lint, unit/property/differential tests, gates, every Molecule scenario, bench smoke"
+	@echo "make test        lint, unit/property/differential tests, gates, compat matrix, every Molecule scenario, bench smoke"
 	@echo "make unit        only the tests under tests/ (no containers)"
+	@echo "make compat      the ansible-core matrix (noxfile.py): unit tests, install, converge, handshakes per line"
 	@echo "make molecule    only the Molecule scenarios ($(SCENARIOS))"
 	@echo "make bench       benchmarks: the seed's config vs the role, results in bench/results/"
 	@echo "make gates       ansible-lint, ansible-test sanity, galaxy build+install, antsibull-changelog, EE"
@@ -34,23 +36,31 @@ venv: $(VENV)/.installed
 host:
 	scripts/ensure-host.sh
 
+# What only the tests need: the real clients (Chromium, wscat) and shellcheck.
+clients:
+	scripts/ensure-clients.sh
+
 images: host
 	tests/images/build.sh
 
 lint: venv
-	$(BIN)/ruff check plugins tests molecule bench
+	$(BIN)/ruff check .
 	$(BIN)/yamllint --strict .
 
 unit: venv host
 	$(BIN)/pytest tests -q -n 2
 
-molecule: venv images
+# Every ansible-core line that meta/runtime.yml claims, each in its own virtualenv (.nox/), on pinned requirements.
+compat: venv images
+	$(BIN)/nox -s compat
+
+molecule: venv images clients
 	@for s in $(SCENARIOS); do \
 	  echo "=== molecule test -s $$s"; \
 	  $(BIN)/molecule test -s $$s || exit 1; \
 	done
 
-gates: venv images
+gates: venv clients
 	scripts/gates.sh
 
 bench: venv images
@@ -59,9 +69,9 @@ bench: venv images
 bench-smoke: venv images
 	bench/run.sh --smoke
 
-# Fast checks first (seconds), then unit tests (minutes), the gates (about a minute, one container), and last
-# the container-heavy Molecule scenarios and the bench smoke.
-test: lint unit gates molecule bench-smoke
+# Fast checks first (seconds), then unit tests (minutes), the gates (about a minute), the compatibility matrix
+# (a container per ansible-core line), and last the container-heavy Molecule scenarios and the bench smoke.
+test: clients lint unit gates compat molecule bench-smoke
 
 demo: venv images
 	scripts/demo.sh
@@ -70,4 +80,4 @@ demo-clean:
 	scripts/demo.sh --clean
 
 clean: demo-clean
-	rm -rf $(VENV) .cache
+	rm -rf $(VENV) .cache .nox

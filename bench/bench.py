@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -368,9 +369,10 @@ def tcp_counters(container: str) -> dict[str, int]:
     text = sh(container, "cat /proc/net/netstat; echo; ss -s", timeout=30)
     counters: dict[str, int] = {}
     lines = text.splitlines()
-    for header, values in zip(lines, lines[1:]):
+    for header, values in itertools.pairwise(lines):
         if header.startswith("TcpExt:") and values.startswith("TcpExt:") and header != values:
-            counters.update({k: int(v) for k, v in zip(header.split()[1:], values.split()[1:]) if v.isdigit()})
+            pairs = zip(header.split()[1:], values.split()[1:], strict=False)
+            counters.update({k: int(v) for k, v in pairs if v.isdigit()})
             break
     wanted = {name: counters.get(name, 0) for name in ("ListenOverflows", "ListenDrops", "TCPTimeWaitOverflow")}
     match = re.search(r"estab (\d+), closed \d+, orphaned \d+, timewait (\d+)", text)
@@ -857,7 +859,7 @@ def main(argv: list[str] | None = None) -> int:
             previous = json.loads(results_path.read_text())
     results: dict[str, Any] = {
         "profile": profile_name,
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(source),
         "targets": TARGETS,
         "measurements": dict(previous.get("measurements", {})) if previous.get("profile") == profile_name else {},

@@ -284,7 +284,7 @@ class Holder:
                     await waiter
 
                 await asyncio.wait_for(connect(), self.timeout)
-            except (OSError, asyncio.TimeoutError, HandshakeRefused, EOFError) as exc:
+            except (TimeoutError, OSError, HandshakeRefused, EOFError) as exc:
                 if protocol is not None:
                     protocol.close()
                 errors.add(*describe(exc))
@@ -313,7 +313,7 @@ class Holder:
             async with echo_gate:
                 try:
                     await conn.echo(struct.pack("!IIQ", index, self.round, random.getrandbits(64)), self.timeout)
-                except (OSError, asyncio.TimeoutError, HandshakeRefused, EOFError) as exc:
+                except (TimeoutError, OSError, HandshakeRefused, EOFError) as exc:
                     conn.close()
                     echo_errors.add(*describe(exc))
                     return
@@ -713,7 +713,7 @@ async def http_load(args: argparse.Namespace) -> dict[str, Any]:
                     _transport, protocol = await asyncio.wait_for(
                         loop.create_connection(HttpClient, host, port), args.timeout
                     )
-                except (OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, OSError) as exc:
                     errors.add(*describe(exc))
                     protocol = None
                     await asyncio.sleep(0.01)
@@ -729,7 +729,7 @@ async def http_load(args: argparse.Namespace) -> dict[str, Any]:
             protocol.transport.write(request)  # type: ignore[union-attr]
             try:
                 status, close = await asyncio.wait_for(protocol.waiter, args.timeout)
-            except (OSError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, OSError, ValueError) as exc:
                 errors.add(*describe(exc))
                 protocol.transport.abort()  # type: ignore[union-attr]
                 protocol = None
@@ -768,7 +768,7 @@ def run_http(args: argparse.Namespace) -> int:
     raise_nofile()
     try:
         report = asyncio.run(http_load(args))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         emit({"url": args.url, "error": f"did not finish within {args.max_seconds:g} s"})
         return 1
     emit(report)

@@ -400,7 +400,7 @@ def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], ta
     if ax_mem is not None:
         values = [seed["kib_per_websocket"] or 0, role["kib_per_websocket"] or 0]
         bars = ax_mem.bar(["seed config", "role"], values, color=[SEED_COLOR, ROLE_COLOR])
-        for rect, side in zip(bars, (seed, role)):  # inside the bar: the target line runs near the top
+        for rect, side in zip(bars, (seed, role), strict=False):  # inside the bar: the target line runs near the top
             ax_mem.annotate(f"{rect.get_height():.1f} KiB\nat {side['max_held']:,}",
                             (rect.get_x() + rect.get_width() / 2, rect.get_height() / 2), ha="center", va="center",
                             color="white", fontsize=10, fontweight="bold")
@@ -459,7 +459,7 @@ def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any], key: str) ->
     paths = rtt["paths"]
     values = [paths[n][f"{key}_us"] for n in names]
     bars = ax.bar(names, values, color=[rtt_color(n) for n in names])
-    for rect, name in zip(bars, names):
+    for rect, name in zip(bars, names, strict=False):
         ratio = paths[name][f"{key}_ratio"]
         label = f"{rect.get_height():,.0f} µs" + ("" if name == "direct" else f"\n{ratio:.2f}x direct")
         like = paths[name].get("vs_direct_wss")
@@ -598,7 +598,7 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
             plot_http(flat[2], None, http, targets)
         if converge:
             plot_converge(flat[3], converge, targets)
-        for ax, present in zip(flat, (capacity, rtt, http, converge)):
+        for ax, present in zip(flat, (capacity, rtt, http, converge), strict=False):
             if not present:
                 ax.axis("off")
                 ax.text(0.5, 0.5, "not measured in this run", ha="center", va="center", color="#888888")

@@ -2,15 +2,13 @@
 # The ecosystem's gates for wsproxy.nginx, each ending in one line: gate, ok or FAIL, seconds, what it found.
 #
 #   ansible-lint  production profile, zero violations (.ansible-lint)
-#   yamllint      --strict (.yamllint)
-#   ruff          ruff check . (pyproject.toml)
 #   sanity        ansible-test sanity on a copy of the checkout at .../ansible_collections/wsproxy/nginx
-#   collection    ansible-galaxy collection build; the tarball installed into a fresh virtualenv with
-#                 ansible-core alone; site.yml run from there against a throwaway wsproxy-test:bookworm
-#                 container; a WebSocket handshake through the nginx it configured
 #   changelog     antsibull-changelog lint, and a release built from the fragments in a temporary copy
 #   ee            ansible-builder create on execution-environment.yml; its galaxy requirements installed
 #                 from the build context as the image build would
+#
+# ruff and yamllint run in make lint; the collection's build, install and a converge from the installed copy
+# run for every ansible-core line in the compatibility matrix (noxfile.py, make compat).
 #
 # scripts/gates.sh [GATE ...]   runs the named gates (default: all). Exit status 1 if any gate failed.
 # Full output of each gate: .cache/gates/<gate>.log. Needs .venv (make venv), Docker and the test image
@@ -20,11 +18,10 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ALL_GATES=(ansible-lint yamllint ruff sanity collection changelog ee)
+ALL_GATES=(ansible-lint sanity changelog ee)
 ANSIBLE_BUILDER_VERSION=3.2.0   # the ee gate's own virtualenv, apart from .venv's tool chain
 BIN=$ROOT/.venv/bin
 LOGS=$ROOT/.cache/gates
-IMAGE=wsproxy-test:bookworm
 
 gates=("$@")
 [ ${#gates[@]} -gt 0 ] || gates=("${ALL_GATES[@]}")
@@ -42,7 +39,6 @@ if ! flock -n 9; then
   flock -w 1200 9 || { echo "gates: still locked after 20 minutes" >&2; exit 2; }
 fi
 WORK=$(mktemp -d /tmp/wsproxy-gates.XXXXXX)
-RUN_ID=wsproxy-gates-$$
 # On an early exit (Ctrl-C, an error of this script), end the gates still running, children first.
 kill_tree() {
   local child
@@ -54,8 +50,6 @@ cleanup() {
   local gate
   for gate in "${!pid[@]}"; do kill_tree "${pid[$gate]}"; done
   wait 2>/dev/null || true
-  docker rm -f "$RUN_ID-target" "$RUN_ID-backend" >/dev/null 2>&1 || true
-  docker network rm "$RUN_ID" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -84,22 +78,6 @@ gate_ansible_lint() {
   ANSIBLE_COLLECTIONS_PATH="$ROOT/collections" ansible-lint --offline --nocolor >&2 || rc=$?
   out=$(grep -E '^(Passed|Failed)' "$LOGS/ansible-lint.log" | tail -n1 || true)
   echo "${out:-ansible-lint exited $rc, see the log}"
-  return "$rc"
-}
-
-gate_yamllint() {
-  local rc=0 out
-  out=$(yamllint --strict -f parsable . 2>&1) || rc=$?
-  echo "$out" >&2
-  echo "yamllint --strict .: $(grep -c . <<< "$out" || true) problems"
-  return "$rc"
-}
-
-gate_ruff() {
-  local rc=0 out
-  out=$(ruff check --output-format concise . 2>&1) || rc=$?
-  echo "$out" >&2
-  echo "ruff check .: $(grep -cE ':[0-9]+:[0-9]+: ' <<< "$out" || true) problems"
   return "$rc"
 }
 
@@ -148,75 +126,6 @@ gate_sanity() {
     echo "ansible-test sanity --python $python: $(wc -w <<< "$failed") of $total tests failed: ${failed% }"
   fi
   return "$rc"
-}
-
-gate_collection() {
-  local src venv play target backend docker_collections recap result
-  src=$(copy_tree "$WORK/collection-src")
-  mkdir -p "$WORK/dist"
-  echo "== ansible-galaxy collection build" >&2
-  ansible-galaxy collection build "$src" --output-path "$WORK/dist" >&2
-  [ -f "$WORK/dist/$TARBALL_NAME" ] || { echo "ansible-galaxy collection build made no $TARBALL_NAME"; return 1; }
-
-  echo "== a fresh virtualenv with $CORE_PIN alone, the tarball installed into it" >&2
-  venv=$WORK/venv
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --disable-pip-version-check --quiet "$CORE_PIN" >&2
-  play=$WORK/play
-  mkdir -p "$play"
-  cp site.yml "$play/site.yml"
-  printf '[defaults]\ninterpreter_python = auto_silent\nretry_files_enabled = false\n' > "$play/ansible.cfg"
-  export ANSIBLE_CONFIG=$play/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$venv/collections
-  "$venv/bin/ansible-galaxy" collection install --force "$WORK/dist/$TARBALL_NAME" -p "$venv/collections" >&2
-  # community.docker (its docker connection reaches the container) from .venv's ansible package, beside it.
-  # Nothing else is on the path: not the checkout, not ~/.ansible/collections.
-  docker_collections=$("$BIN/python" -c \
-    'import ansible_collections.community.docker as m, pathlib; print(pathlib.Path(m.__path__[0]).parents[2])')
-  export ANSIBLE_COLLECTIONS_PATH="$venv/collections:$docker_collections"
-  "$venv/bin/ansible-galaxy" collection list wsproxy.nginx >&2
-
-  echo "== a throwaway target and backend" >&2
-  docker image inspect "$IMAGE" >/dev/null 2>&1 || tests/images/build.sh bookworm >&2
-  target=$RUN_ID-target
-  backend=$RUN_ID-backend
-  docker network create "$RUN_ID" >/dev/null
-  docker run -d --name "$backend" --network "$RUN_ID" --network-alias calls-backend \
-    -v "$ROOT/tests/support:/opt/wsproxy:ro" "$IMAGE" python3 /opt/wsproxy/ws_backend.py --host 0.0.0.0 --port 5006 >/dev/null
-  docker run -d --name "$target" --network "$RUN_ID" -v "$ROOT/tests/support:/opt/wsproxy:ro" "$IMAGE" >/dev/null
-
-  echo "== site.yml from the installed collection" >&2
-  cat > "$play/inventory.yml" <<YAML
----
-proxies:
-  hosts:
-    $target:
-      ansible_connection: community.docker.docker
-  vars:
-    websocket_proxy_remove_default_site: true
-    websocket_proxy_vhosts:
-      - name: api-calls
-        server_name: api.example.test
-        listen: 80
-        locations:
-          - path: /api/
-            backend: calls-backend:5006
-YAML
-  (cd "$play" && "$venv/bin/ansible-playbook" -i inventory.yml site.yml >&2)
-  recap=$(grep -E "^$target +:" "$LOGS/collection.log" | tail -n1 | grep -oE '(ok|changed|failed)=[0-9]+' | tr '\n' ' ')
-  recap=${recap% }
-
-  echo "== a WebSocket handshake through the nginx it configured" >&2
-  result=$(docker exec "$target" python3 /opt/wsproxy/wsclient.py ws://127.0.0.1/api/frontend-audio \
-    --host-header api.example.test --text gates --binary 640) || true
-  echo "$result" >&2
-  if ! "$BIN/python" -c '
-import json, sys
-r = json.loads(sys.argv[1])
-sys.exit(0 if r["status"] == 101 and r["text_echo"] and r["binary_echo"] else 1)' "$result" 2>/dev/null; then
-    echo "$TARBALL_NAME installed and ran site.yml ($recap), but the handshake through nginx failed"
-    return 1
-  fi
-  echo "$TARBALL_NAME in a fresh venv ($CORE_PIN): site.yml on $IMAGE ($recap); ws:// 101, text and 640-byte echo"
 }
 
 gate_changelog() {
@@ -268,7 +177,7 @@ gate_ee() {
 }
 
 # ---------------------------------------------------------------------------------------------- the runner
-# sanity (single-threaded pylint) and collection (containers, downloads) run beside the others;
+# sanity (single-threaded pylint) runs beside the others;
 # the results are printed in the order of ALL_GATES, with each gate's own wall time.
 run_gate() {
   local gate=$1 began
@@ -286,12 +195,12 @@ run_gate() {
 start=$(date +%s)
 echo "gates: ${gates[*]} (logs in .cache/gates/)"
 for gate in "${gates[@]}"; do
-  case $gate in sanity | collection) run_gate "$gate" ;; esac
+  case $gate in sanity) run_gate "$gate" ;; esac
 done
 for gate in "${gates[@]}"; do
   # (run_gate must not be part of an && or || list: bash would then ignore set -e inside the gate)
   case $gate in
-    sanity | collection) ;;
+    sanity) ;;
     *)
       run_gate "$gate"
       wait "${pid[$gate]}" || true

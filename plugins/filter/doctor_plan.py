@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor import doctor_plan as _doctor_plan
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 
 DOCUMENTATION = r"""
 name: doctor_plan
@@ -110,12 +109,10 @@ _value:
 """
 
 
+@filter_errors
 def doctor_plan(vhosts, options=None):
     """The filter: plugin_utils.doctor.doctor_plan, errors as AnsibleFilterError."""
-    try:
-        return _doctor_plan(vhosts, options)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _doctor_plan(vhosts, options)
 
 
 class FilterModule:

@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor import doctor_verdict as _doctor_verdict
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 
 DOCUMENTATION = r"""
 name: doctor_verdict
@@ -112,12 +111,10 @@ _value:
 """
 
 
+@filter_errors
 def doctor_verdict(plan, results, nginx_t, options=None):
     """The filter: plugin_utils.doctor.doctor_verdict, errors as AnsibleFilterError."""
-    try:
-        return _doctor_verdict(plan, results, nginx_t, options)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _doctor_verdict(plan, results, nginx_t, options)
 
 
 class FilterModule:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.locations import location_match as _location_match
 
 DOCUMENTATION = r"""
@@ -70,14 +70,12 @@ _value:
 """
 
 
+@filter_errors
 def location_match(locations, uri, name="locations"):
     """The filter: argument check, then plugin_utils.locations.location_match."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"location_match: name must be a string, got {name!r}")
-    try:
-        return _location_match(locations, uri, name=name)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _location_match(locations, uri, name=name)
 
 
 class FilterModule:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.capacity import nginx_capacity as _nginx_capacity
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 
 DOCUMENTATION = r"""
 name: nginx_capacity
@@ -66,13 +66,11 @@ _value:
 """
 
 
+@filter_errors
 def nginx_capacity(value, cpus, fd_hard_limit, raisable=False, name="websocket_proxy_max_websockets"):
     if not isinstance(raisable, bool):
         raise AnsibleFilterError(f"nginx_capacity: raisable must be a boolean, got {raisable!r}")
-    try:
-        return _nginx_capacity(value, cpus, fd_hard_limit, raisable, name)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _nginx_capacity(value, cpus, fd_hard_limit, raisable, name)
 
 
 class FilterModule:

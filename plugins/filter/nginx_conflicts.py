@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.nginx_dump import MODES
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.nginx_dump import nginx_conflicts as _nginx_conflicts
 
@@ -101,16 +101,14 @@ _value:
 """
 
 
+@filter_errors
 def nginx_conflicts(value, owned_files, variables, vhosts, mode="fail", snippet_targets=None):
     """The filter: argument check, then plugin_utils.nginx_dump.nginx_conflicts."""
     if not isinstance(value, str):
         raise AnsibleFilterError(f"nginx_conflicts: the input must be the stdout of nginx -T (a string), got {value!r}")
     if mode not in MODES:
         raise AnsibleFilterError(f"nginx_conflicts: mode must be one of {', '.join(MODES)}, got {mode!r}")
-    try:
-        return _nginx_conflicts(value, owned_files, variables, vhosts, mode, snippet_targets)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _nginx_conflicts(value, owned_files, variables, vhosts, mode, snippet_targets)
 
 
 class FilterModule:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.duration import nginx_duration as _nginx_duration
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 
 DOCUMENTATION = r"""
 name: nginx_duration
@@ -66,16 +66,14 @@ _value:
 """
 
 
+@filter_errors
 def nginx_duration(value, name="value", allow_zero=False):
     """The filter: argument check, then plugin_utils.duration.nginx_duration."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"nginx_duration: name must be a string, got {name!r}")
     if not isinstance(allow_zero, bool):
         raise AnsibleFilterError(f"nginx_duration: allow_zero must be a boolean, got {allow_zero!r}")
-    try:
-        return _nginx_duration(value, name=name, allow_zero=allow_zero)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _nginx_duration(value, name=name, allow_zero=allow_zero)
 
 
 class FilterModule:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import KINDS, validate_token
 
 DOCUMENTATION = r"""
@@ -67,16 +67,14 @@ _value:
 """
 
 
+@filter_errors
 def nginx_token(value, kind, name="value"):
     """The filter: argument check, then plugin_utils.tokens.validate_token."""
     if kind not in KINDS:
         raise AnsibleFilterError(f"nginx_token: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not isinstance(name, str):
         raise AnsibleFilterError(f"nginx_token: name must be a string, got {name!r}")
-    try:
-        return validate_token(value, kind, name)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return validate_token(value, kind, name)
 
 
 class FilterModule:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import proxy_target as _proxy_target
 
 DOCUMENTATION = r"""
@@ -75,16 +75,14 @@ _value:
 """
 
 
+@filter_errors
 def proxy_target(value, name="backend", allow_uri=True):
     """The filter: argument check, then plugin_utils.proxy_target.proxy_target."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"proxy_target: name must be a string, got {name!r}")
     if not isinstance(allow_uri, bool):
         raise AnsibleFilterError(f"proxy_target: allow_uri must be a boolean, got {allow_uri!r}")
-    try:
-        return _proxy_target(value, name=name, allow_uri=allow_uri)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _proxy_target(value, name=name, allow_uri=allow_uri)
 
 
 class FilterModule:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import (
     server_names_hash_bucket_size as _server_names_hash_bucket_size,
 )
@@ -55,14 +55,12 @@ _value:
 """
 
 
+@filter_errors
 def server_names_hash_bucket_size(server_names, name="server_names"):
     """The filter: argument check, then plugin_utils.tokens.server_names_hash_bucket_size."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"server_names_hash_bucket_size: name must be a string, got {name!r}")
-    try:
-        return _server_names_hash_bucket_size(server_names, name=name)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _server_names_hash_bucket_size(server_names, name=name)
 
 
 class FilterModule:

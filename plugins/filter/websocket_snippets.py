@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.snippets import websocket_snippets as _websocket_snippets
 
 DOCUMENTATION = r"""
@@ -95,14 +95,12 @@ _value:
 """
 
 
+@filter_errors
 def websocket_snippets(snippets, defaults, name="websocket_proxy_snippets"):
     """The filter: argument check, then plugin_utils.snippets.websocket_snippets."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"websocket_snippets: name must be a string, got {name!r}")
-    try:
-        return _websocket_snippets(snippets, defaults, name=name)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _websocket_snippets(snippets, defaults, name=name)
 
 
 class FilterModule:

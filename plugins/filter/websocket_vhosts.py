@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts as _websocket_vhosts
 
 DOCUMENTATION = r"""
@@ -166,14 +166,12 @@ _value:
 """
 
 
+@filter_errors
 def websocket_vhosts(vhosts, defaults, name="websocket_proxy_vhosts"):
     """The filter: argument check, then plugin_utils.vhosts.websocket_vhosts."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"websocket_vhosts: name must be a string, got {name!r}")
-    try:
-        return _websocket_vhosts(vhosts, defaults, name=name)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _websocket_vhosts(vhosts, defaults, name=name)
 
 
 class FilterModule:

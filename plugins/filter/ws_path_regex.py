@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.ws_regex import ws_path_regex as _ws_path_regex
 
 DOCUMENTATION = r"""
@@ -56,14 +56,12 @@ _value:
 """
 
 
+@filter_errors
 def ws_path_regex(endpoints, prefix="/api/", name="websocket_endpoints"):
     """The filter: argument check, then plugin_utils.ws_regex.ws_path_regex."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"ws_path_regex: name must be a string, got {name!r}")
-    try:
-        return _ws_path_regex(endpoints, prefix=prefix, name=name)
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc), orig_exc=exc) from exc
+    return _ws_path_regex(endpoints, prefix=prefix, name=name)
 
 
 class FilterModule:

@@ -1017,7 +1017,7 @@ def doctor_verdict(plan: object, results: object, dump: object, options: object 
         )
     config = read_nginx(dump)
     by_location: dict[int, dict[str, Any]] = {entry["id"]: {"direct": [], "nginx": None} for entry in plan["locations"]}
-    for probe, result in zip(plan["probes"], results):
+    for probe, result in zip(plan["probes"], results, strict=False):
         if not isinstance(result, Mapping):
             raise ConfigError(f"doctor_verdict: probe result {result!r} is not a dict")
         slot = by_location[probe["location"]]

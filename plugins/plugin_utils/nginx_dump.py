@@ -290,7 +290,7 @@ def _glob_match(pattern: str, path: str) -> bool:
     parts, names = pattern.split("/"), path.split("/")
     if len(parts) != len(names):
         return False
-    for part, name in zip(parts, names):
+    for part, name in zip(parts, names, strict=False):
         if part == name:
             continue
         if name.startswith(".") and not part.startswith("."):

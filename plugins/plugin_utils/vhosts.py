@@ -762,7 +762,7 @@ def _vhost(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any
             raise ConfigError(f"{where}.server_name: the list is empty (give at least one server name)")
         shown = [f"{where}.server_name[{i}]" for i in range(len(names_list))]
     server_names: list[str] = []
-    for server_name, label in zip(names_list, shown):
+    for server_name, label in zip(names_list, shown, strict=False):
         validate_token(server_name, "server_name", label)
         if server_name.lower() in (n.lower() for n in server_names):
             raise ConfigError(f"{label}: {server_name!r} is listed twice")

@@ -121,7 +121,7 @@ def test_location_match_agrees_with_nginx(tmp_path: Path, record_property) -> No
     disagreements = []
     kinds = {"regex": 0, "prefix": 0, "exact": 0, "redirect": 0, "none": 0}
     with running_nginx(tmp_path, http, port), Client(port) as client:
-        for index, (locations, set_uris) in enumerate(zip(sets, uris)):
+        for index, (locations, set_uris) in enumerate(zip(sets, uris, strict=False)):
             for uri in set_uris:
                 status, headers, _body = client.get(uri, host=f"s{index}.test")
                 answer = headers.get("x-loc")

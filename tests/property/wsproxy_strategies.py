@@ -109,7 +109,7 @@ UNIT_RANGE = {"w": 4, "d": 30, "h": 100, "m": 1000, "s": 10_000, "ms": 100_000}
 
 def _units(units: list[str], numbers: list[int], sep: str, shuffle: int) -> str:
     ordered = sorted(units, key=UNITS.index) if shuffle else units
-    return sep.join(f"{n % UNIT_RANGE[u]}{u}" for n, u in zip(numbers, ordered))
+    return sep.join(f"{n % UNIT_RANGE[u]}{u}" for n, u in zip(numbers, ordered, strict=False))
 
 
 duration = st.one_of(

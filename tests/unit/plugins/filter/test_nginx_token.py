@@ -119,7 +119,7 @@ def test_rejected(kind: str, value: str) -> None:
     with pytest.raises(AnsibleFilterError) as filtered:
         FILTER(value, kind, name=where)
     assert str(filtered.value) == message
-    assert isinstance(filtered.value.orig_exc, ConfigError)
+    assert isinstance(filtered.value.__cause__, ConfigError)
 
 
 def test_every_kind_has_cases() -> None:

@@ -99,7 +99,7 @@ def test_rejected(value: str, reason: str) -> None:
     with pytest.raises(AnsibleFilterError) as filtered:
         FILTER(value, name=where)
     assert str(filtered.value) == message
-    assert filtered.value.orig_exc is filtered.value.__cause__
+    assert isinstance(filtered.value.__cause__, ConfigError)
 
 
 @pytest.mark.parametrize("value", [None, 5006, True, ["localhost:5006"], {"host": "b"}])

@@ -215,7 +215,7 @@ def test_rejected(snippets: Any, defaults: dict[str, Any], message: str) -> None
     with pytest.raises(AnsibleFilterError) as filtered:
         FILTER(snippets, defaults)
     assert str(filtered.value) == str(caught.value)
-    assert isinstance(filtered.value.orig_exc, ConfigError)
+    assert isinstance(filtered.value.__cause__, ConfigError)
 
 
 def test_defaults_error_with_another_name() -> None:

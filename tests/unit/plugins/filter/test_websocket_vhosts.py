@@ -314,7 +314,7 @@ def test_rejected(vhosts: Any, message: str) -> None:
     with pytest.raises(AnsibleFilterError) as filtered:
         FILTER(vhosts, DEFAULTS)
     assert str(filtered.value) == str(caught.value)
-    assert isinstance(filtered.value.orig_exc, ConfigError)
+    assert isinstance(filtered.value.__cause__, ConfigError)
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ def tls(tmp_path_factory) -> dict[str, Path]:
     from cryptography.x509.oid import NameOID
 
     folder = tmp_path_factory.mktemp("tls")
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def name(text: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
