@@ -22,7 +22,8 @@ help:
 	@echo "make compat      the ansible-core matrix (noxfile.py): unit tests, install, converge, handshakes per line"
 	@echo "make molecule    only the Molecule scenarios ($(SCENARIOS))"
 	@echo "make bench       benchmarks: the seed's config vs the role, results in bench/results/"
-	@echo "make gates       ansible-lint, ansible-test sanity, galaxy build+install, antsibull-changelog, EE"
+	@echo "make lint        ruff, yamllint, ansible-lint (production profile)"
+	@echo "make gates       ansible-test sanity, antsibull-changelog, the execution environment"
 	@echo "make demo-clean  remove the demo containers"
 
 # The virtualenv is rebuilt whenever requirements.txt changes.
@@ -46,6 +47,7 @@ images: host
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline --nocolor -q
 
 unit: venv host
 	$(BIN)/pytest tests -q -n 2

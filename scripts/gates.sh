@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# The ecosystem's gates for wsproxy.nginx, each ending in one line: gate, ok or FAIL, seconds, what it found.
+# The gates no single standard tool runs as this collection needs, each ending in one line: gate, ok or FAIL,
+# seconds, what it found.
 #
-#   ansible-lint  production profile, zero violations (.ansible-lint)
 #   sanity        ansible-test sanity on a copy of the checkout at .../ansible_collections/wsproxy/nginx
 #   changelog     antsibull-changelog lint, and a release built from the fragments in a temporary copy
 #   ee            ansible-builder create on execution-environment.yml; its galaxy requirements installed
 #                 from the build context as the image build would
 #
-# ruff and yamllint run in make lint; the collection's build, install and a converge from the installed copy
-# run for every ansible-core line in the compatibility matrix (noxfile.py, make compat).
+# ansible-lint, ruff and yamllint run in make lint; the collection's build, install and a converge from the
+# installed copy run for every ansible-core line in the compatibility matrix (noxfile.py, make compat).
 #
 # scripts/gates.sh [GATE ...]   runs the named gates (default: all). Exit status 1 if any gate failed.
-# Full output of each gate: .cache/gates/<gate>.log. Needs .venv (make venv), Docker and the test image
-# (make images), and shellcheck (scripts/ensure-clients.sh) for sanity's shellcheck test.
+# Full output of each gate: .cache/gates/<gate>.log. Needs .venv (make venv) and shellcheck
+# (scripts/ensure-clients.sh) for sanity's shellcheck test.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ALL_GATES=(ansible-lint sanity changelog ee)
+ALL_GATES=(sanity changelog ee)
 ANSIBLE_BUILDER_VERSION=3.2.0   # the ee gate's own virtualenv, apart from .venv's tool chain
 BIN=$ROOT/.venv/bin
 LOGS=$ROOT/.cache/gates
@@ -28,31 +28,12 @@ gates=("$@")
 for gate in "${gates[@]}"; do
   [[ " ${ALL_GATES[*]} " == *" $gate "* ]] || { echo "gates: unknown gate '$gate' (gates: ${ALL_GATES[*]})" >&2; exit 2; }
 done
-[ -x "$BIN/ansible-lint" ] || { echo "gates: no tool chain in .venv: run make venv first" >&2; exit 2; }
+[ -x "$BIN/ansible-test" ] || { echo "gates: no tool chain in .venv: run make venv first" >&2; exit 2; }
 git rev-parse --git-dir >/dev/null 2>&1 || { echo "gates: needs a git checkout (copies are made from git ls-files)" >&2; exit 2; }
 
 mkdir -p "$LOGS"
-# One run at a time per checkout: runs share .cache/gates (logs, ansible-test's virtualenvs).
-exec 9> "$LOGS/.lock"
-if ! flock -n 9; then
-  echo "gates: another run of scripts/gates.sh in this checkout holds .cache/gates/.lock; waiting for it" >&2
-  flock -w 1200 9 || { echo "gates: still locked after 20 minutes" >&2; exit 2; }
-fi
 WORK=$(mktemp -d /tmp/wsproxy-gates.XXXXXX)
-# On an early exit (Ctrl-C, an error of this script), end the gates still running, children first.
-kill_tree() {
-  local child
-  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$child"; done
-  kill "$1" 2>/dev/null || true
-}
-declare -A pid
-cleanup() {
-  local gate
-  for gate in "${!pid[@]}"; do kill_tree "${pid[$gate]}"; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'rm -rf "$WORK"' EXIT
 
 export PATH="$BIN:$PATH" ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
 CORE_PIN=$(grep -E '^ansible-core==' requirements.txt)
@@ -72,42 +53,6 @@ copy_tree() {
 # ---------------------------------------------------------------------------------------------- the gates
 # Each gate writes its tools' output to stderr (its log) and its summary, one line, to stdout; exit 0 = ok.
 
-gate_ansible_lint() {
-  local rc=0 out
-  # The checkout is its own collection path (collections/ -> root): the code linted is the code here.
-  ANSIBLE_COLLECTIONS_PATH="$ROOT/collections" ansible-lint --offline --nocolor >&2 || rc=$?
-  out=$(grep -E '^(Passed|Failed)' "$LOGS/ansible-lint.log" | tail -n1 || true)
-  echo "${out:-ansible-lint exited $rc, see the log}"
-  return "$rc"
-}
-
-# ansible-test bootstraps pip into each sanity virtualenv with a get-pip script from its own download site,
-# which is not a package registry and cannot be reached here. The same bootstrap is made from PyPI's pip
-# wheel (pip runs from a wheel on sys.path): a script in ansible-test's cache that installs what it is asked.
-# HOME is a project-local folder for ansible-test, so its cache and virtualenvs stay in .cache/gates/home.
-sanity_home() {
-  local home=$LOGS/home wheels=$LOGS/wheels pip_version ansible_test script
-  ansible_test=$("$BIN/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
-  pip_version=$(sed -n "s/^ *pip='\([0-9.]*\)',\$/\1/p" "$ansible_test/_internal/python_requirements.py")
-  [ -n "$pip_version" ] || { echo "gates: cannot tell which pip ansible-test bootstraps" >&2; return 1; }
-  script=$home/.ansible/test/cache/get_pip_${pip_version//./_}.py
-  mkdir -p "$(dirname "$script")" "$wheels"
-  if [ ! -f "$wheels/pip-$pip_version-py3-none-any.whl" ]; then
-    "$BIN/pip" download --disable-pip-version-check --quiet --no-deps --only-binary=:all: -d "$wheels" "pip==$pip_version" >&2
-  fi
-  cat > "$script" <<PY
-"""ansible-test's pip bootstrap, made by scripts/gates.sh from PyPI's pip $pip_version wheel."""
-import runpy
-import sys
-
-sys.path.insert(0, "$wheels/pip-$pip_version-py3-none-any.whl")
-args = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
-sys.argv = ["pip", "install", "--upgrade", "--force-reinstall", *args]
-runpy.run_module("pip", run_name="__main__", alter_sys=True)
-PY
-  echo "$home"
-}
-
 gate_sanity() {
   local dest home pip_cache python rc=0 total failed
   command -v shellcheck >/dev/null || { echo "shellcheck is missing (scripts/ensure-clients.sh): its test would be skipped"; return 1; }
@@ -115,7 +60,8 @@ gate_sanity() {
   # In place (--local, no containers), with .venv's Python: the per-version tests (compile, import) run for
   # that one version instead of every version ansible-test knows.
   python=$("$BIN/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  home=$(sanity_home)
+  # This machine cannot reach the site ansible-test bootstraps pip from: a separate script works around it.
+  home=$(scripts/ansible-test-home.sh "$LOGS")
   dest=$(copy_tree "$WORK/sanity")
   (cd "$dest" && HOME=$home PIP_CACHE_DIR=$pip_cache ansible-test sanity --python "$python" --local --color no >&2) || rc=$?
   total=$(grep -c '^Running sanity test' "$LOGS/sanity.log" || true)
@@ -177,49 +123,25 @@ gate_ee() {
 }
 
 # ---------------------------------------------------------------------------------------------- the runner
-# sanity (single-threaded pylint) runs beside the others;
-# the results are printed in the order of ALL_GATES, with each gate's own wall time.
-run_gate() {
-  local gate=$1 began
-  began=$(date +%s)
-  (
-    set +e
-    (set -euo pipefail; "gate_${gate//-/_}") > "$WORK/$gate.summary" 2> "$LOGS/$gate.log"
-    rc=$?
-    echo "$rc $(($(date +%s) - began))" > "$WORK/$gate.end"
-    exit "$rc"
-  ) &
-  pid[$gate]=$!
-}
-
+# One gate after the other; each writes its tools' output to its log and its summary line to stdout.
 start=$(date +%s)
 echo "gates: ${gates[*]} (logs in .cache/gates/)"
-for gate in "${gates[@]}"; do
-  case $gate in sanity) run_gate "$gate" ;; esac
-done
-for gate in "${gates[@]}"; do
-  # (run_gate must not be part of an && or || list: bash would then ignore set -e inside the gate)
-  case $gate in
-    sanity) ;;
-    *)
-      run_gate "$gate"
-      wait "${pid[$gate]}" || true
-      ;;
-  esac
-done
 failed=()
 for gate in "${gates[@]}"; do
-  wait "${pid[$gate]}" 2>/dev/null || true
-  unset "pid[$gate]"
-  read -r rc secs < "$WORK/$gate.end" || { rc=1; secs=0; }
-  summary=$(tail -n1 "$WORK/$gate.summary" 2>/dev/null || true)
+  began=$(date +%s)
+  # Not in an && or || list, which would switch set -e off inside the gate.
+  set +e
+  (set -euo pipefail; "gate_${gate//-/_}") > "$WORK/$gate.summary" 2> "$LOGS/$gate.log"
+  rc=$?
+  set -e
+  summary=$(tail -n1 "$WORK/$gate.summary")
   # A gate stopped by a failing command has no summary of its own: show the last line it logged.
   [ -n "$summary" ] || summary="exit $rc: $(grep -v '^\s*$' "$LOGS/$gate.log" | tail -n1 | cut -c1-160 || true)"
   if [ "$rc" -eq 0 ]; then
-    printf '%-13s ok    %4ss  %s\n' "$gate" "$secs" "$summary"
+    printf '%-10s ok    %4ss  %s\n' "$gate" "$(($(date +%s) - began))" "$summary"
   else
     failed+=("$gate")
-    printf '%-13s FAIL  %4ss  %s (.cache/gates/%s.log)\n' "$gate" "$secs" "$summary" "$gate"
+    printf '%-10s FAIL  %4ss  %s (.cache/gates/%s.log)\n' "$gate" "$(($(date +%s) - began))" "$summary" "$gate"
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then

@@ -1,14 +1,10 @@
-"""server_names_hash_bucket_size: the bucket size long names need (nginx's own check in tests/nginx)."""
+"""tokens.server_names_hash_bucket_size: the bucket size long names need (nginx's own check: tests/nginx)."""
 
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.filter.server_names_hash_bucket_size import FilterModule
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import server_names_hash_bucket_size
-
-FILTER = FilterModule().filters()["server_names_hash_bucket_size"]
 
 
 def name_of(length: int) -> str:
@@ -26,7 +22,6 @@ def test_sizes(lengths: list[int], expected: int) -> None:
     names = [name_of(n) for n in lengths]
     assert [len(n) for n in names] == lengths
     assert server_names_hash_bucket_size(names) == expected
-    assert FILTER(names) == expected
 
 
 @pytest.mark.parametrize(
@@ -40,8 +35,3 @@ def test_rejected(names: object, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         server_names_hash_bucket_size(names)
     assert str(caught.value).startswith(message)
-    with pytest.raises(AnsibleFilterError) as filtered:
-        FILTER(names)
-    assert str(filtered.value) == str(caught.value)
-    with pytest.raises(AnsibleFilterError, match="name must be a string"):
-        FILTER([], name=1)

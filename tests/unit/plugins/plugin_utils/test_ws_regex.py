@@ -1,15 +1,12 @@
-"""ws_path_regex: anchored, escaped regexes; what they match (through location_match's PCRE); refusals."""
+"""ws_regex.ws_path_regex: anchored, escaped regexes; what they match (through location_match's PCRE); refusals."""
 
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError
-from ansible_collections.wsproxy.nginx.plugins.filter.ws_path_regex import FilterModule
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.pcre import compile_pcre
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.ws_regex import ws_path_regex
 
-FILTER = FilterModule().filters()["ws_path_regex"]
 SEED = ["frontend-audio", "call-events", "audio-stream"]
 
 
@@ -18,8 +15,6 @@ def test_seed_endpoints() -> None:
     assert ws_path_regex(SEED) == expected
     assert ws_path_regex(SEED, "/api/") == expected
     assert ws_path_regex(SEED, "/api") == expected
-    assert FILTER(SEED) == expected
-    assert FILTER(SEED, prefix="/api") == expected
 
 
 @pytest.mark.parametrize(
@@ -86,17 +81,9 @@ def test_rejected_endpoints(endpoints: object, reason: str) -> None:
         ws_path_regex(endpoints)
     assert reason in str(caught.value)
     assert str(caught.value).startswith("websocket_endpoints")
-    with pytest.raises(AnsibleFilterError) as filtered:
-        FILTER(endpoints)
-    assert str(filtered.value) == str(caught.value)
 
 
 @pytest.mark.parametrize("prefix", ["api/", "/a b/", "/a;b/", "/a//b/", "", None, "/a(b)/"])
 def test_rejected_prefix(prefix: object) -> None:
     with pytest.raises(ConfigError, match=r"^loc\.websocket_endpoints \(prefix\): .* is not"):
         ws_path_regex(["x"], prefix, "loc.websocket_endpoints")
-
-
-def test_filter_checks_its_arguments() -> None:
-    with pytest.raises(AnsibleFilterError, match="name must be a string"):
-        FILTER(["x"], name=[])
