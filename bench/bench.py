@@ -47,6 +47,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 SUPPORT = ROOT / "tests" / "support"
+CODEC = ROOT / "plugins" / "module_utils"  # the WebSocket codec of ws_backend.py and loadgen.py
 # The checkout whose site.yml and role are measured: this one, or another (BENCH_CHECKOUT=/path), for
 # example a `git archive` of an older commit to compare.
 CHECKOUT = Path(os.environ.get("BENCH_CHECKOUT") or ROOT).resolve()
@@ -417,7 +418,8 @@ class Lab:
     def up(self, *, seed: bool, role: bool) -> None:
         self.start_container(
             self.net, BASE_IMAGE, "--network", "none",
-            "-v", f"{BENCH}:/bench:ro", "-v", f"{SUPPORT}:/opt/wsproxy:ro", "-v", f"{self.raw / 'tls'}:/tls:ro",
+            "-v", f"{BENCH}:/bench:ro", "-v", f"{SUPPORT}:/opt/wsproxy:ro", "-v", f"{CODEC}:/opt/wsproxy-codec:ro",
+            "-v", f"{self.raw / 'tls'}:/tls:ro",
         )
         if seed:
             self.start_container(self.seed, IMAGE, "--network", f"container:{self.net}")

@@ -18,14 +18,15 @@ bounded in count and time; every wait has a timeout.
         Plain HTTP/1.1 keep-alive GETs; requests per second, statuses, client connections used.
     loadgen.py get   --url URL
         One plain GET (for the backend's /api/_stats), body printed as JSON.
+
+The WebSocket protocol is the collection's codec, plugins/module_utils/websocket_codec.py: from the checkout
+this file is in, else from /opt/wsproxy-codec (where bench.py mounts plugins/module_utils).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import json
 import multiprocessing
 import os
@@ -36,11 +37,30 @@ import ssl
 import struct
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+CODEC_DIRS = (Path(__file__).resolve().parents[1] / "plugins" / "module_utils", Path("/opt/wsproxy-codec"))
+sys.path[:0] = [str(path) for path in CODEC_DIRS if (path / "websocket_codec.py").is_file()][:1]
+from websocket_codec import (  # noqa: E402  (found through CODEC_DIRS)
+    CLOSE_NORMAL,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    MessageReader,
+    WebSocketError,
+    build_request,
+    check_upgrade,
+    close_payload,
+    encode_frame,
+    handshake_headers,
+    new_key,
+    parse_response_head,
+)
+
+USER_AGENT = "wsproxy-bench"
 MAX_HEAD = 64 * 1024
 MAX_SAMPLES = 5  # error messages kept per kind
 MAX_CONNECTIONS_PER_WORKER = 18000  # stays under a 20000 open-file limit with room for the rest
@@ -59,49 +79,17 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def masked_frame(opcode: int, payload: bytes) -> bytes:
-    """A final client frame, masked with a random key (RFC 6455 section 5.3)."""
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
-    elif size < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
-    key = os.urandom(4)
-    if not payload:
-        return header + key
-    stream = (key * (size // 4 + 1))[:size]
-    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(size, "big")
-    return header + key + masked
-
-
-def new_key() -> tuple[str, str]:
-    key = base64.b64encode(os.urandom(16)).decode("ascii")
-    accept = base64.b64encode(hashlib.sha1(key.encode("ascii") + WS_GUID).digest()).decode("ascii")
-    return key, accept
-
-
 def handshake_request(path: str, host_header: str, key: str) -> bytes:
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: wsproxy-bench\r\n\r\n"
-    ).encode("latin-1")
+    return build_request("GET", path, handshake_headers(host_header, key, user_agent=USER_AGENT))
 
 
-def check_handshake(head: bytes, accept: str) -> str | None:
+def check_handshake(head: bytes, key: str) -> str | None:
     """None if the response head is a valid 101 for our key, else what is wrong (short, groupable)."""
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[1].isdigit():
+    try:
+        status, _reason, headers = parse_response_head(head)
+    except WebSocketError:
         return "malformed status line"
-    if parts[1] != "101":
-        return f"HTTP {parts[1]}"
-    for line in lines[1:]:
-        name, _colon, value = line.partition(":")
-        if name.strip().lower() == "sec-websocket-accept":
-            return None if value.strip() == accept else "wrong Sec-WebSocket-Accept"
-    return "no Sec-WebSocket-Accept"
+    return check_upgrade(status, headers, key)
 
 
 def parse_hostport(value: str) -> tuple[str, int]:
@@ -164,13 +152,14 @@ class HandshakeRefused(Exception):
 class HeldSocket(asyncio.Protocol):
     """One client WebSocket as a bare asyncio protocol: a handshake, then echo round trips on demand."""
 
-    __slots__ = ("accept", "buffer", "closed", "request", "transport", "upgraded", "waiter")
+    __slots__ = ("buffer", "closed", "key", "messages", "request", "transport", "upgraded", "waiter")
 
-    def __init__(self, request: bytes, accept: str, waiter: asyncio.Future[Any]) -> None:
+    def __init__(self, request: bytes, key: str, waiter: asyncio.Future[Any]) -> None:
         self.request = request
-        self.accept = accept
+        self.key = key
         self.waiter: asyncio.Future[Any] | None = waiter
-        self.buffer = bytearray()
+        self.buffer = bytearray()  # the handshake answer
+        self.messages = MessageReader(masked=False)
         self.transport: asyncio.Transport | None = None
         self.upgraded = False
         self.closed = False
@@ -189,43 +178,34 @@ class HeldSocket(asyncio.Protocol):
                 waiter.set_result(value)
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
         if not self.upgraded:
+            self.buffer += data
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.buffer) > MAX_HEAD:
                     self._fail(HandshakeRefused("response head too large"))
                 return
-            problem = check_handshake(bytes(self.buffer[:end]), self.accept)
-            del self.buffer[: end + 4]
+            problem = check_handshake(bytes(self.buffer[:end]), self.key)
+            data = bytes(self.buffer[end + 4 :])
+            self.buffer = bytearray()
             if problem:
                 self._fail(HandshakeRefused(problem))
                 return
             self.upgraded = True
             self._resolve(True)
-        while len(self.buffer) >= 2:
-            first, second = self.buffer[0], self.buffer[1]
-            length, offset = second & 0x7F, 2
-            if length == 126:
-                if len(self.buffer) < 4:
+        self.messages.feed(data)
+        try:
+            while (message := self.messages.next_message()) is not None:
+                opcode, payload = message
+                if opcode == OP_PING:
+                    self.send(OP_PONG, payload)
+                elif opcode == OP_CLOSE:
+                    self._fail(ConnectionResetError("close frame from the server"))
                     return
-                (length,), offset = struct.unpack_from("!H", self.buffer, 2), 4
-            elif length == 127:
-                if len(self.buffer) < 10:
-                    return
-                (length,), offset = struct.unpack_from("!Q", self.buffer, 2), 10
-            if len(self.buffer) < offset + length:
-                return
-            opcode = first & 0x0F
-            payload = bytes(self.buffer[offset : offset + length])
-            del self.buffer[: offset + length]
-            if opcode == OP_PING:
-                self.send(OP_PONG, payload)
-            elif opcode == OP_CLOSE:
-                self._fail(ConnectionResetError("close frame from the server"))
-                return
-            elif opcode in (OP_TEXT, OP_BINARY):
-                self._resolve(payload)
+                elif opcode != OP_PONG:
+                    self._resolve(payload)
+        except WebSocketError as exc:
+            self._fail(HandshakeRefused(f"protocol: {exc}"))
 
     def _fail(self, error: BaseException) -> None:
         self._resolve(error=error)
@@ -238,7 +218,7 @@ class HeldSocket(asyncio.Protocol):
 
     def send(self, opcode: int, payload: bytes) -> None:
         if self.transport is not None and not self.closed:
-            self.transport.write(masked_frame(opcode, payload))
+            self.transport.write(encode_frame(opcode, payload))
 
     async def echo(self, payload: bytes, timeout: float) -> None:
         if self.closed:
@@ -270,7 +250,7 @@ class Holder:
     async def open_one(self, gate: asyncio.Semaphore, errors: Errors, opened: list[HeldSocket]) -> None:
         async with gate:
             loop = asyncio.get_running_loop()
-            key, accept = new_key()
+            key = new_key()
             waiter: asyncio.Future[Any] = loop.create_future()
             request = handshake_request(self.path, self.host_header, key)
             protocol: HeldSocket | None = None
@@ -279,7 +259,7 @@ class Holder:
                 async def connect() -> None:
                     nonlocal protocol
                     _transport, protocol = await loop.create_connection(
-                        lambda: HeldSocket(request, accept, waiter), self.dest[0], self.dest[1]
+                        lambda: HeldSocket(request, key, waiter), self.dest[0], self.dest[1]
                     )
                     await waiter
 
@@ -459,7 +439,7 @@ class BlockingWebSocket:
         self.sock = sock
         self.tls = sock.version() if secure else None  # type: ignore[union-attr]
         self.cipher = sock.cipher()[0] if secure else None  # type: ignore[union-attr]
-        key, accept = new_key()
+        key = new_key()
         sock.sendall(handshake_request(parts.path or "/", header, key))
         head = b""
         while b"\r\n\r\n" not in head:
@@ -472,7 +452,7 @@ class BlockingWebSocket:
         head, _blank, rest = head.partition(b"\r\n\r\n")
         if rest:
             raise HandshakeRefused("unexpected data after the handshake")
-        problem = check_handshake(head, accept)
+        problem = check_handshake(head, key)
         if problem:
             raise HandshakeRefused(problem)
 
@@ -494,19 +474,10 @@ class BlockingWebSocket:
 
     def close(self) -> None:
         try:
-            self.sock.sendall(masked_frame(OP_CLOSE, struct.pack("!H", 1000)))
+            self.sock.sendall(encode_frame(OP_CLOSE, close_payload(CLOSE_NORMAL)))
         except OSError:
             pass
         self.sock.close()
-
-
-def unmasked_frame(opcode: int, payload: bytes) -> bytes:
-    size = len(payload)
-    if size < 126:
-        return struct.pack("!BB", 0x80 | opcode, size) + payload
-    if size < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, size) + payload
-    return struct.pack("!BBQ", 0x80 | opcode, 127, size) + payload
 
 
 def percentile(sorted_values: list[int] | list[float], fraction: float) -> float:
@@ -574,7 +545,7 @@ def run_rtt(args: argparse.Namespace) -> int:
             rng.shuffle(order)
             for name, conn in order:
                 payload = rng.randbytes(args.size)
-                frame, expected = masked_frame(OP_BINARY, payload), unmasked_frame(OP_BINARY, payload)
+                frame, expected = encode_frame(OP_BINARY, payload), encode_frame(OP_BINARY, payload, mask=False)
                 cpu_started = time.thread_time_ns()
                 elapsed = conn.round_trip(frame, expected, buffer)
                 cpu_used = time.thread_time_ns() - cpu_started
@@ -663,12 +634,7 @@ class HttpClient(asyncio.Protocol):
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             return
-        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _colon, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        status = int(lines[0].split(" ", 2)[1])
+        status, _reason, headers = parse_response_head(bytes(self.buffer[:end]))
         body_start = end + 4
         if "chunked" in headers.get("transfer-encoding", "").lower():
             position = body_start

@@ -28,7 +28,7 @@ step "Fresh containers: $backend (alias calls-backend) and $proxy"
 clean
 docker network create "$network" >/dev/null
 docker run -d --name "$backend" --network "$network" --network-alias calls-backend \
-  -v "$PWD/tests/support:/opt/wsproxy:ro" wsproxy-test:bookworm \
+  -v "$PWD/tests/support:/opt/wsproxy:ro" -v "$PWD/plugins/module_utils:/opt/wsproxy-codec:ro" wsproxy-test:bookworm \
   python3 /opt/wsproxy/ws_backend.py --host 0.0.0.0 --port 5006 >/dev/null
 docker run -d --name "$proxy" --hostname "$proxy" --network "$network" \
   -p "127.0.0.1:${http_port}:80" -p "127.0.0.1:${https_port}:443" wsproxy-test:bookworm >/dev/null

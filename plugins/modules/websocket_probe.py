@@ -296,26 +296,37 @@ diagnosis:
     proxy_set_header Connection $connection_upgrade.
 """
 
-import base64
 import concurrent.futures
-import hashlib
 import json
 import os
 import socket
 import ssl
-import struct
 import time
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wsproxy.nginx.plugins.module_utils.websocket_codec import (
+    CLOSE_NORMAL,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    HandshakeError,
+    MessageReader,
+    ProtocolError,
+    accept_key,
+    build_request,
+    close_payload,
+    describe_close,
+    encode_frame,
+    handshake_headers,
+    header_tokens,
+    new_key,
+    parse_response_head,
+    read_message,
+)
 
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_CONTINUATION = 0x0
-OP_TEXT = 0x1
-OP_BINARY = 0x2
-OP_CLOSE = 0x8
-OP_PING = 0x9
-OP_PONG = 0xA
 MAX_HEAD = 64 * 1024
 MAX_BODY = 64 * 1024
 MAX_PAYLOAD = 16 * 1024 * 1024
@@ -385,47 +396,15 @@ def _join(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def accept_key(key: str) -> str:
-    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
-    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode("ascii")).digest()).decode("ascii")
-
-
-def request_headers(target: Target, key: str, origin: str | None, extra: dict) -> list[tuple[str, str]]:
-    own = [
-        ("Host", target.host_header),
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Key", key),
-        ("Sec-WebSocket-Version", "13"),
-        ("User-Agent", USER_AGENT),
-    ]
-    if origin:
-        own.append(("Origin", origin))
-    replaced = {str(name).lower() for name in extra}
-    kept = [(name, value) for name, value in own if name.lower() not in replaced]
-    return kept + [(str(name), str(value)) for name, value in extra.items() if value not in (None, "")]
-
-
 def parse_head(head: bytes) -> tuple[int, str, dict]:
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    try:
+        return parse_response_head(head)
+    except HandshakeError as exc:
         raise ProbeError(
             "not_http",
-            f"the server answered {lines[0][:80]!r}, which is not an HTTP status line: this port does not speak "
+            f"the server answered {exc.line[:80]!r}, which is not an HTTP status line: this port does not speak "
             f"HTTP (another service listens there, or it expects TLS)",
-        )
-    headers: dict = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            name, value = name.strip().lower(), value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
-
-
-def tokens(headers: dict, name: str) -> set:
-    return {token.strip().lower() for token in headers.get(name, "").split(",") if token.strip()}
+        ) from None
 
 
 # --------------------------------------------------------------------------- the connection
@@ -439,6 +418,7 @@ class Stream:
         self.deadline = deadline
         self.timeout = timeout
         self.buffer = bytearray()
+        self.messages = MessageReader(masked=False, max_size=MAX_PAYLOAD)
 
     def _fill(self) -> None:
         left = self.deadline - time.monotonic()
@@ -466,6 +446,14 @@ class Stream:
                 raise ProbeError("not_http", f"no end of the HTTP response head within {limit} bytes")
             self._fill()
 
+    def recv(self) -> bytes:
+        """What is buffered, else what arrives next."""
+        if not self.buffer:
+            self._fill()
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
     def read_some(self, limit: int, until: bytes = b"") -> bytes:
         """What arrives until ``limit`` bytes, the ``until`` marker, the peer's close, or the deadline."""
         try:
@@ -485,61 +473,17 @@ class Stream:
         self.sock.sendall(data)
 
 
-def mask(data: bytes, key: bytes) -> bytes:
-    if not data:
-        return b""
-    size = len(data)
-    return (int.from_bytes(data, "big") ^ int.from_bytes((key * (size // 4 + 1))[:size], "big")).to_bytes(size, "big")
-
-
-def frame(opcode: int, payload: bytes) -> bytes:
-    """One final, masked client frame (RFC 6455 section 5.2)."""
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
-    elif size < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
-    key = os.urandom(4)
-    return header + key + mask(payload, key)
-
-
-def read_message(stream: Stream) -> tuple[int, bytes]:
+def receive(stream: Stream) -> tuple[int, bytes]:
     """The next data message (fragments joined, pings answered, pongs skipped), or (OP_CLOSE, payload)."""
-    opcode_of_message = None
-    fragments: list = []
     while True:
-        first, second = stream.read_exact(2)
-        if second & 0x80:
-            raise ProbeError("protocol", "the server sent a masked frame, which RFC 6455 forbids")
-        size = second & 0x7F
-        if size == 126:
-            (size,) = struct.unpack("!H", stream.read_exact(2))
-        elif size == 127:
-            (size,) = struct.unpack("!Q", stream.read_exact(8))
-        if size > MAX_PAYLOAD:
-            raise ProbeError("protocol", f"the server sent a frame of {size} bytes, more than this probe reads")
-        payload = stream.read_exact(size)
-        opcode = first & 0x0F
+        try:
+            opcode, payload = read_message(stream.messages, stream.recv)
+        except ProtocolError as exc:
+            raise ProbeError("protocol", str(exc)) from None
         if opcode == OP_PING:
-            stream.send(frame(OP_PONG, payload))
-        elif opcode == OP_CLOSE:
-            return OP_CLOSE, payload
-        elif opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
-            if opcode != OP_CONTINUATION:
-                opcode_of_message = opcode
-            fragments.append(payload)
-            if first & 0x80:
-                return opcode_of_message if opcode_of_message is not None else OP_BINARY, b"".join(fragments)
-
-
-def close_reason(payload: bytes) -> str:
-    if len(payload) < 2:
-        return "no close code"
-    (code,) = struct.unpack("!H", payload[:2])
-    reason = payload[2:].decode("utf-8", "replace")
-    return f"close code {code}" + (f" ({reason})" if reason else "")
+            stream.send(encode_frame(OP_PONG, payload))
+        elif opcode != OP_PONG:
+            return opcode, payload
 
 
 def ssl_context(params: dict) -> ssl.SSLContext:
@@ -745,9 +689,9 @@ def diagnose_status(status: int, reason: str, headers: dict, body: str) -> Probe
 
 def check_upgrade(status: int, reason: str, headers: dict, key: str) -> None:
     """Raise a ProbeError unless the 101 answer completes a WebSocket handshake."""
-    if "websocket" not in tokens(headers, "upgrade"):
+    if "websocket" not in header_tokens(headers, "upgrade"):
         raise ProbeError("not_websocket", f"101 {reason}, but with Upgrade: {headers.get('upgrade')!r}, not websocket.")
-    if "upgrade" not in tokens(headers, "connection"):
+    if "upgrade" not in header_tokens(headers, "connection"):
         raise ProbeError(
             "bad_accept",
             f"101 {reason}, but Connection: {headers.get('connection')!r} lacks the upgrade token, so this is not a "
@@ -777,7 +721,7 @@ def _read_body(stream: Stream, status: int, headers: dict) -> bytes:
         return b""
     length = headers.get("content-length", "")
     limit = min(int(length), MAX_BODY) if length.isdigit() else MAX_BODY
-    if "chunked" in tokens(headers, "transfer-encoding"):
+    if "chunked" in header_tokens(headers, "transfer-encoding"):
         return _dechunk(stream.read_some(MAX_BODY, until=b"\r\n0\r\n\r\n"))
     return stream.read_some(limit)
 
@@ -834,10 +778,11 @@ def probe(params: dict) -> dict:
             result["tls"] = {"version": sock.version(), "cipher": (sock.cipher() or ("",))[0]}
         stage = "answer"
         stream = Stream(sock, deadline, timeout)
-        key = base64.b64encode(os.urandom(16)).decode("ascii")
-        lines = [f"GET {target.resource} HTTP/1.1"]
-        lines += [f"{n}: {v}" for n, v in request_headers(target, key, params.get("origin"), params["headers"] or {})]
-        stream.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        key = new_key()
+        own = handshake_headers(
+            target.host_header, key, origin=params.get("origin"), user_agent=USER_AGENT, extra=params["headers"]
+        )
+        stream.send(build_request("GET", target.resource, own))
         status, reason, headers = parse_head(stream.read_until(b"\r\n\r\n", MAX_HEAD))
         result.update(status=status, reason=reason, headers=headers, handshake_ms=_ms(time.monotonic() - started))
         body = _read_body(stream, status, headers).decode("utf-8", "replace")
@@ -864,13 +809,13 @@ def probe(params: dict) -> dict:
         else:
             opcode, payload = OP_TEXT, (params.get("payload") or DEFAULT_TEXT).encode("utf-8")
         sent = time.monotonic()
-        stream.send(frame(opcode, payload))
-        got_opcode, got = read_message(stream)
+        stream.send(encode_frame(opcode, payload))
+        got_opcode, got = receive(stream)
         if got_opcode == OP_CLOSE:
             result["echo_matched"] = False
             raise ProbeError(
                 "closed",
-                f"the WebSocket opened, then the server closed it instead of echoing ({close_reason(got)}).",
+                f"the WebSocket opened, then the server closed it instead of echoing ({describe_close(got)}).",
             )
         result["rtt_ms"] = _ms(time.monotonic() - sent)
         result["echo_matched"] = (got_opcode, got) == (opcode, payload)
@@ -911,9 +856,9 @@ def probe(params: dict) -> dict:
 def _close(stream: Stream) -> None:
     """Close handshake: send 1000 and wait briefly for the server's close frame."""
     try:
-        stream.send(frame(OP_CLOSE, struct.pack("!H", 1000)))
+        stream.send(encode_frame(OP_CLOSE, close_payload(CLOSE_NORMAL)))
         stream.deadline = min(stream.deadline, time.monotonic() + 1.0)
-        read_message(stream)
+        receive(stream)
     except (OSError, socket.timeout, ProbeError, ValueError):
         pass
 

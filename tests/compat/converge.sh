@@ -57,8 +57,8 @@ target=$RUN_ID-target
 backend=$RUN_ID-backend
 docker network create "$RUN_ID" >/dev/null
 docker run -d --name "$backend" --network "$RUN_ID" --network-alias calls-backend \
-  -v "$ROOT/tests/support:/opt/wsproxy:ro" "$IMAGE" python3 /opt/wsproxy/ws_backend.py --host 0.0.0.0 --port 5006 >/dev/null
-docker run -d --name "$target" --network "$RUN_ID" -v "$ROOT/tests/support:/opt/wsproxy:ro" "$IMAGE" >/dev/null
+  -v "$ROOT/tests/support:/opt/wsproxy:ro" -v "$ROOT/plugins/module_utils:/opt/wsproxy-codec:ro" "$IMAGE" python3 /opt/wsproxy/ws_backend.py --host 0.0.0.0 --port 5006 >/dev/null
+docker run -d --name "$target" --network "$RUN_ID" -v "$ROOT/tests/support:/opt/wsproxy:ro" -v "$ROOT/plugins/module_utils:/opt/wsproxy-codec:ro" "$IMAGE" >/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=wsproxy compat CA" \
   -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=api.example.test" \

@@ -27,32 +27,45 @@ It plays the part of the real backend behind nginx (the seed's ``calls-backend:5
 * ``--log FILE``: one JSON line per request or upgrade, flushed at once.
 * ``--tls-cert PEM --tls-key PEM``: TLS of its own (the benchmark's "direct wss" baseline).
 
-Python standard library only (3.9+), one asyncio process; ``--reuse-port`` lets several processes
-share one port. Prints ``listening on HOST:PORT`` when ready and exits 0 on SIGTERM/SIGINT.
+Python standard library only (3.9+), one asyncio process, on the collection's WebSocket codec
+(plugins/module_utils/websocket_codec.py, from the checkout this file is in, else /opt/wsproxy-codec);
+``--reuse-port`` lets several processes share one port. Prints ``listening on HOST:PORT`` when ready and
+exits 0 on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import binascii
-import hashlib
 import json
 import math
 import os
 import signal
 import ssl
-import struct
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
-OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
+CODEC_DIRS = (Path(__file__).resolve().parents[2] / "plugins" / "module_utils", Path("/opt/wsproxy-codec"))
+sys.path[:0] = [str(path) for path in CODEC_DIRS if (path / "websocket_codec.py").is_file()][:1]
+from websocket_codec import (  # noqa: E402  (found through CODEC_DIRS)
+    CLOSE_GOING_AWAY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    MessageReader,
+    ProtocolError,
+    accept_key,
+    close_payload,
+    encode_frame,
+    header_tokens,
+    parse_close,
+    read_message_async,
+    valid_key,
+)
 
 DEFAULT_WS_PATHS = ("/api/frontend-audio", "/api/call-events", "/api/audio-stream")
 MAX_HEAD = 64 * 1024  # request line + headers
@@ -72,61 +85,8 @@ REASONS = {
     505: "HTTP Version Not Supported",
 }
 
-# Close codes a peer may send (RFC 6455 section 7.4); anything else is a protocol error.
 # What happens on a connection after a request was answered.
 KEEP_ALIVE, CLOSE, WEBSOCKET = "keep-alive", "close", "websocket"
-
-VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
-
-
-# --------------------------------------------------------------------------- WebSocket primitives
-
-
-def accept_key(key: str) -> str:
-    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
-    digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def apply_mask(data: bytes, mask: bytes) -> bytes:
-    """XOR data with the 4-byte mask (masking and unmasking are the same operation)."""
-    if not data:
-        return b""
-    size = len(data)
-    key = (mask * (size // 4 + 1))[:size]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
-
-
-def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None) -> bytes:
-    """One WebSocket frame; servers send unmasked frames (mask=None)."""
-    first = (0x80 if fin else 0) | opcode
-    mask_bit = 0x80 if mask else 0
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", first, mask_bit | size)
-    elif size < 65536:
-        header = struct.pack("!BBH", first, mask_bit | 126, size)
-    else:
-        header = struct.pack("!BBQ", first, mask_bit | 127, size)
-    if mask:
-        return header + mask + apply_mask(payload, mask)
-    return header + payload
-
-
-def valid_ws_key(key: str) -> bool:
-    """A Sec-WebSocket-Key is the base64 encoding of 16 bytes."""
-    try:
-        return len(base64.b64decode(key.encode("ascii"), validate=True)) == 16
-    except (binascii.Error, UnicodeEncodeError):
-        return False
-
-
-class ProtocolError(Exception):
-    """The peer broke RFC 6455: close the WebSocket with this code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 # --------------------------------------------------------------------------- HTTP primitives
@@ -152,7 +112,7 @@ class Request:
 
     def tokens(self, name: str) -> set[str]:
         """The comma-separated tokens of a header, lower-cased (for Connection, Upgrade, ...)."""
-        return {token.strip().lower() for token in self.headers.get(name, "").split(",") if token.strip()}
+        return header_tokens(self.headers, name)
 
     @property
     def keep_alive(self) -> bool:
@@ -482,7 +442,7 @@ class Backend:
             problem = "Connection header lacks the upgrade token"
         elif request.headers.get("sec-websocket-version") != "13":
             problem = "Sec-WebSocket-Version must be 13"
-        elif not valid_ws_key(key):
+        elif not valid_key(key):
             problem = "Sec-WebSocket-Key must be base64 of 16 bytes"
         if problem:
             await self.reject(writer, request, peer, 400, problem, close=True, extra=[("Sec-WebSocket-Version", "13")])
@@ -514,77 +474,29 @@ class Backend:
 
     async def echo_messages(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """The WebSocket session: echo each complete message, answer pings, finish the close handshake."""
-        message_opcode: int | None = None
-        fragments: list[bytes] = []
-        size = 0
+        messages = MessageReader(masked=True, max_size=MAX_MESSAGE)
         try:
             while True:
-                first, second = await reader.readexactly(2)
-                fin, rsv, opcode = first & 0x80, first & 0x70, first & 0x0F
-                masked, length = second & 0x80, second & 0x7F
-                extra = (2 if length == 126 else 8 if length == 127 else 0) + (4 if masked else 0)
-                header = await reader.readexactly(extra) if extra else b""
-                if length == 126:
-                    (length,) = struct.unpack_from("!H", header)
-                elif length == 127:
-                    (length,) = struct.unpack_from("!Q", header)
-                if rsv:
-                    raise ProtocolError(1002, "reserved bits set without a negotiated extension")
-                if not masked:
-                    raise ProtocolError(1002, "client frames must be masked")
-                if opcode >= 0x8 and (not fin or length > 125):
-                    raise ProtocolError(1002, "control frames must be final and at most 125 bytes")
-                if size + length > MAX_MESSAGE:
-                    raise ProtocolError(1009, "message too big")
-                payload = apply_mask(await reader.readexactly(length), header[-4:])
-
+                opcode, payload = await read_message_async(messages, reader)
                 if opcode == OP_PING:
-                    await self.send(writer, encode_frame(OP_PONG, payload))
-                    continue
-                if opcode == OP_PONG:
-                    continue
-                if opcode == OP_CLOSE:
-                    await self.send(writer, encode_frame(OP_CLOSE, self.close_reply(payload)))
+                    await self.send(writer, encode_frame(OP_PONG, payload, mask=False))
+                elif opcode == OP_CLOSE:
+                    await self.send(writer, encode_frame(OP_CLOSE, self.close_reply(payload), mask=False))
                     return
-                if opcode == OP_CONTINUATION:
-                    if message_opcode is None:
-                        raise ProtocolError(1002, "continuation frame without a message in progress")
-                elif opcode in (OP_TEXT, OP_BINARY):
-                    if message_opcode is not None:
-                        raise ProtocolError(1002, "new message before the previous one finished")
-                    message_opcode = opcode
-                else:
-                    raise ProtocolError(1002, f"reserved opcode {opcode:#x}")
-                fragments.append(payload)
-                size += length
-                if fin:
-                    message = fragments[0] if len(fragments) == 1 else b"".join(fragments)
-                    if message_opcode == OP_TEXT:
-                        try:
-                            message.decode("utf-8")
-                        except UnicodeDecodeError:
-                            raise ProtocolError(1007, "text message is not valid UTF-8") from None
-                    await self.send(writer, encode_frame(message_opcode, message))
-                    message_opcode, fragments, size = None, [], 0
+                elif opcode != OP_PONG:
+                    await self.send(writer, encode_frame(opcode, payload, mask=False))
         except ProtocolError as exc:
-            reason = str(exc).encode("utf-8")[:123]
-            writer.write(encode_frame(OP_CLOSE, struct.pack("!H", exc.code) + reason))
+            writer.write(encode_frame(OP_CLOSE, close_payload(exc.code, str(exc)), mask=False))
             await writer.drain()
 
     @staticmethod
     def close_reply(payload: bytes) -> bytes:
-        """Echo the peer's close code and reason; a malformed close frame gets 1002."""
-        if not payload:
-            return b""
-        if len(payload) >= 2:
-            (code,) = struct.unpack_from("!H", payload)
-            try:
-                payload[2:].decode("utf-8")
-            except UnicodeDecodeError:
-                return struct.pack("!H", 1007)
-            if code in VALID_CLOSE_CODES or 3000 <= code <= 4999:
-                return payload
-        return struct.pack("!H", 1002)
+        """Echo the peer's close code and reason; a malformed close frame gets 1002 (1007 for a bad reason)."""
+        try:
+            parse_close(payload)
+        except ProtocolError as exc:
+            return close_payload(exc.code)
+        return payload
 
     async def naive_tunnel(
         self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
@@ -612,7 +524,7 @@ class Backend:
         """Send 1001 Going Away to open WebSockets, then stop every connection task."""
         for writer in list(self.websockets):
             try:
-                writer.write(encode_frame(OP_CLOSE, struct.pack("!H", 1001)))
+                writer.write(encode_frame(OP_CLOSE, close_payload(CLOSE_GOING_AWAY), mask=False))
             except (ConnectionError, RuntimeError):
                 pass
         tasks = list(self.tasks)

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """WebSocket and HTTP test client for the wsproxy.nginx tests (inside containers and on the host).
 
-Python standard library only (3.9+), one file: copy it anywhere and run it with ``python3``.
+Python standard library only (3.9+). The WebSocket protocol itself is the collection's codec,
+plugins/module_utils/websocket_codec.py: found in the checkout this file is in, else in /opt/wsproxy-codec
+(where the test containers mount plugins/module_utils beside tests/support at /opt/wsproxy).
 
 Library use::
 
@@ -23,24 +25,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import socket
 import ssl
-import struct
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
-OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
+CODEC_DIRS = (Path(__file__).resolve().parents[2] / "plugins" / "module_utils", Path("/opt/wsproxy-codec"))
+sys.path[:0] = [str(path) for path in CODEC_DIRS if (path / "websocket_codec.py").is_file()][:1]
+import websocket_codec as codec  # noqa: E402  (found through CODEC_DIRS)
+from websocket_codec import (  # noqa: E402
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    ConnectionClosed,
+    HeadersLike,
+    MessageReader,
+    WebSocketError,
+    check_upgrade,
+    close_code,
+    close_payload,
+    encode_frame,
+    header_tokens,
+    merge_headers,
+    new_key,
+    parse_response_head,
+    read_message,
+    read_message_async,
+)
+
+OP_CONTINUATION = codec.OP_CONTINUATION  # with the opcodes above, for the tests: from wsclient import OP_...
 USER_AGENT = "wsproxy-wsclient/1"
 MAX_HEAD = 64 * 1024
 MAX_BODY = 8 * 1024 * 1024
@@ -49,66 +72,11 @@ MAX_HOLD = 10000
 MAX_HOLD_SECONDS = 3600.0
 MAX_IDLE_SECONDS = 3600.0
 
-# headers: a mapping or a list of (name, value); a header given here replaces the client's own header of
-# that name (e.g. {"Upgrade": "h2c"}), and an empty value removes it.
-HeadersLike = Union[Mapping[str, str], Sequence[tuple[str, str]], None]
-
-
-class WebSocketError(Exception):
-    """Handshake or protocol failure."""
-
-
-class ConnectionClosed(WebSocketError):
-    """The peer closed the WebSocket (close frame or end of stream)."""
+# headers (HeadersLike): a mapping or a list of (name, value); a header given here replaces the client's own
+# header of that name (e.g. {"Upgrade": "h2c"}), and an empty value removes it.
 
 
 # --------------------------------------------------------------------------- shared primitives
-
-
-def accept_key(key: str) -> str:
-    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
-    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode("ascii")).digest()).decode("ascii")
-
-
-def apply_mask(data: bytes, mask: bytes) -> bytes:
-    if not data:
-        return b""
-    size = len(data)
-    key = (mask * (size // 4 + 1))[:size]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
-
-
-def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True) -> bytes:
-    """One frame; a client masks every frame with a fresh random key (RFC 6455 section 5.3)."""
-    first = (0x80 if fin else 0) | opcode
-    mask_bit = 0x80 if mask else 0
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", first, mask_bit | size)
-    elif size < 65536:
-        header = struct.pack("!BBH", first, mask_bit | 126, size)
-    else:
-        header = struct.pack("!BBQ", first, mask_bit | 127, size)
-    if not mask:
-        return header + payload
-    key = os.urandom(4)
-    return header + key + apply_mask(payload, key)
-
-
-def parse_frame_header(first: int, second: int) -> tuple[bool, int, int]:
-    """(fin, opcode, extra header bytes to read) for the first two bytes of a server frame."""
-    if first & 0x70:
-        raise WebSocketError("reserved bits set in a server frame")
-    if second & 0x80:
-        raise WebSocketError("server frames must not be masked")
-    length = second & 0x7F
-    return bool(first & 0x80), first & 0x0F, 2 if length == 126 else 8 if length == 127 else 0
-
-
-def frame_length(second: int, extended: bytes) -> int:
-    if not extended:
-        return second & 0x7F
-    return struct.unpack("!H" if len(extended) == 2 else "!Q", extended)[0]
 
 
 @dataclass
@@ -140,36 +108,16 @@ def parse_url(url: str, host_header: str | None = None) -> Target:
     return Target(url, secure, parts.hostname, port, resource, host_header or netloc)
 
 
-def merge_headers(defaults: list[tuple[str, str]], overrides: HeadersLike) -> list[tuple[str, str]]:
-    """The client's own headers, minus those the caller replaces, plus the caller's (empty value = drop)."""
-    items = list(overrides.items()) if isinstance(overrides, Mapping) else list(overrides or [])
-    replaced = {name.lower() for name, _value in items}
-    kept = [(name, value) for name, value in defaults if name.lower() not in replaced]
-    return kept + [(name, value) for name, value in items if value != ""]
+def build_request(method: str, target: Target, headers: Iterable[tuple[str, str]]) -> bytes:
+    return codec.build_request(method, target.resource, headers)
 
 
-def build_request(method: str, target: Target, headers: list[tuple[str, str]]) -> bytes:
-    lines = [f"{method} {target.resource} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def parse_response_head(head: bytes) -> tuple[int, str, dict[str, str]]:
-    """(status, reason, headers with lower-case names; repeated fields joined with ', ')."""
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise WebSocketError(f"malformed status line {lines[0][:100]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            name, value = name.strip().lower(), value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
-
-
-def header_tokens(headers: Mapping[str, str], name: str) -> set[str]:
-    return {token.strip().lower() for token in headers.get(name, "").split(",") if token.strip()}
+def handshake_headers(
+    target: Target, key: str, origin: str | None, subprotocols: Sequence[str] | None, headers: HeadersLike
+) -> list[tuple[str, str]]:
+    return codec.handshake_headers(
+        target.host_header, key, origin=origin, subprotocols=subprotocols, user_agent=USER_AGENT, extra=headers
+    )
 
 
 def make_ssl_context(cafile: str | None = None, insecure: bool = False) -> ssl.SSLContext:
@@ -179,37 +127,6 @@ def make_ssl_context(cafile: str | None = None, insecure: bool = False) -> ssl.S
         context.verify_mode = ssl.CERT_NONE
     context.set_alpn_protocols(["http/1.1"])  # WebSocket needs HTTP/1.1 even where nginx offers h2
     return context
-
-
-def handshake_headers(
-    target: Target, key: str, origin: str | None, subprotocols: Sequence[str] | None, headers: HeadersLike
-) -> list[tuple[str, str]]:
-    own = [
-        ("Host", target.host_header),
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Key", key),
-        ("Sec-WebSocket-Version", "13"),
-    ]
-    if origin:
-        own.append(("Origin", origin))
-    if subprotocols:
-        own.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
-    own.append(("User-Agent", USER_AGENT))
-    return merge_headers(own, headers)
-
-
-def check_upgrade(status: int, headers: Mapping[str, str], key: str) -> str | None:
-    """None when the response completes a WebSocket handshake, else why not."""
-    if status != 101:
-        return f"status {status}, not 101"
-    if "websocket" not in header_tokens(headers, "upgrade"):
-        return f"101 with Upgrade: {headers.get('upgrade')!r}, not websocket"
-    if "upgrade" not in header_tokens(headers, "connection"):
-        return f"101 with Connection: {headers.get('connection')!r}, no upgrade token"
-    if headers.get("sec-websocket-accept") != accept_key(key):
-        return f"wrong Sec-WebSocket-Accept {headers.get('sec-websocket-accept')!r}"
-    return None
 
 
 # --------------------------------------------------------------------------- blocking client
@@ -233,6 +150,14 @@ class _Stream:
             self._fill()
         data = bytes(self.buffer[:size])
         del self.buffer[:size]
+        return data
+
+    def recv(self) -> bytes:
+        """What is buffered, else what arrives next."""
+        if not self.buffer:
+            self._fill()
+        data = bytes(self.buffer)
+        self.buffer.clear()
         return data
 
     def read_until(self, separator: bytes, limit: int = MAX_HEAD) -> bytes:
@@ -317,8 +242,7 @@ class Connection:
         self.close_code: int | None = None  # the peer's close code, once known
         self.closed = not upgraded
         self._queue: deque[tuple[int, bytes]] = deque()
-        self._message_opcode: int | None = None
-        self._fragments: list[bytes] = []
+        self._messages = MessageReader(masked=False, max_size=MAX_MESSAGE)
         self._close_sent = False
         if not upgraded and status != 101:
             sock.close()  # a 101 to another protocol (h2c, ...) keeps .sock open for raw bytes
@@ -348,39 +272,13 @@ class Connection:
 
     # receiving -------------------------------------------------------------
 
-    def _read_frame(self) -> tuple[int, bytes]:
-        """Read one frame; returns (opcode, payload) for a complete message or control frame, (-1, b'') else."""
-        first, second = self._stream.read_exact(2)
-        fin, opcode, extra = parse_frame_header(first, second)
-        size = frame_length(second, self._stream.read_exact(extra) if extra else b"")
-        if size > MAX_MESSAGE:
-            raise WebSocketError(f"frame of {size} bytes is too big")
-        payload = self._stream.read_exact(size)
-        if opcode >= 0x8:
-            return opcode, payload
-        if opcode == OP_CONTINUATION:
-            if self._message_opcode is None:
-                raise WebSocketError("continuation frame without a message in progress")
-        elif opcode in (OP_TEXT, OP_BINARY):
-            if self._message_opcode is not None:
-                raise WebSocketError("new message before the previous one finished")
-            self._message_opcode = opcode
-        else:
-            raise WebSocketError(f"reserved opcode {opcode:#x}")
-        self._fragments.append(payload)
-        if not fin:
-            return -1, b""
-        message_opcode, message = self._message_opcode, b"".join(self._fragments)
-        self._message_opcode, self._fragments = None, []
-        return message_opcode, message
-
     def _next_event(self) -> tuple[int, bytes]:
         """Next message, pong or close frame; pings are answered here."""
         if self.closed:
             raise ConnectionClosed(f"connection is closed (code {self.close_code})")
         while True:
             try:
-                opcode, payload = self._read_frame()
+                opcode, payload = read_message(self._messages, self._stream.recv)
             except ConnectionClosed:
                 self.closed = True
                 self.sock.close()
@@ -389,14 +287,14 @@ class Connection:
                 if not self._close_sent:
                     self.sock.sendall(encode_frame(OP_PONG, payload))
             elif opcode == OP_CLOSE:
-                self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                self.close_code = close_code(payload)
                 if not self._close_sent:
                     self._close_sent = True
                     self.sock.sendall(encode_frame(OP_CLOSE, payload[:2]))
                 self.closed = True
                 self.sock.close()
                 return opcode, payload
-            elif opcode != -1:
+            else:
                 return opcode, payload
 
     def recv(self, timeout: float | None = None) -> tuple[int, bytes]:
@@ -440,7 +338,7 @@ class Connection:
         try:
             if not self._close_sent:
                 self._close_sent = True
-                self.sock.sendall(encode_frame(OP_CLOSE, struct.pack("!H", code) + reason.encode("utf-8")))
+                self.sock.sendall(encode_frame(OP_CLOSE, close_payload(code, reason)))
             self.sock.settimeout(timeout)
             while not self.closed:
                 self._next_event()
@@ -471,7 +369,7 @@ def connect(
     a 101 that does not complete the WebSocket handshake the client asked for.
     """
     target = parse_url(url, host_header)
-    key = base64.b64encode(os.urandom(16)).decode("ascii")
+    key = new_key()
     request_headers = handshake_headers(target, key, origin, subprotocols, headers)
     started = time.perf_counter()
     sock = open_socket(target, timeout=timeout, cafile=cafile, insecure=insecure, server_hostname=server_hostname)
@@ -560,6 +458,7 @@ class AsyncConnection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.messages = MessageReader(masked=False, max_size=MAX_MESSAGE)
 
     @classmethod
     async def open(
@@ -578,7 +477,7 @@ class AsyncConnection:
             server_hostname=(server_hostname or target.sni) if ssl_context else None,
             limit=MAX_HEAD,
         )
-        key = base64.b64encode(os.urandom(16)).decode("ascii")
+        key = new_key()
         try:
             writer.write(build_request("GET", target, handshake_headers(target, key, origin, None, headers)))
             status, _reason, response_headers = parse_response_head(await reader.readuntil(b"\r\n\r\n"))
@@ -596,23 +495,14 @@ class AsyncConnection:
 
     async def recv(self) -> tuple[int, bytes]:
         """Next data message (pings answered, pongs skipped); ConnectionClosed on a close frame."""
-        opcode_of_message: int | None = None
-        fragments: list[bytes] = []
         while True:
-            first, second = await self.reader.readexactly(2)
-            fin, opcode, extra = parse_frame_header(first, second)
-            size = frame_length(second, await self.reader.readexactly(extra) if extra else b"")
-            payload = await self.reader.readexactly(size)
+            opcode, payload = await read_message_async(self.messages, self.reader)
             if opcode == OP_PING:
                 await self.send(OP_PONG, payload)
             elif opcode == OP_CLOSE:
                 raise ConnectionClosed(f"closed by peer: {payload[:2].hex() or 'no code'}")
-            elif opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
-                if opcode != OP_CONTINUATION:
-                    opcode_of_message = opcode
-                fragments.append(payload)
-                if fin and opcode_of_message is not None:
-                    return opcode_of_message, b"".join(fragments)
+            elif opcode != OP_PONG:
+                return opcode, payload
 
     async def echo(self, text: str, timeout: float) -> bool:
         await asyncio.wait_for(self.send(OP_TEXT, text.encode("utf-8")), timeout)
@@ -620,7 +510,7 @@ class AsyncConnection:
 
     async def close(self, timeout: float) -> None:
         try:
-            await asyncio.wait_for(self.send(OP_CLOSE, struct.pack("!H", 1000)), timeout)
+            await asyncio.wait_for(self.send(OP_CLOSE, close_payload(1000)), timeout)
             await asyncio.wait_for(self.recv(), timeout)
         except (ConnectionClosed, OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, WebSocketError):
             pass
@@ -641,8 +531,12 @@ async def hold(
     host_header: str | None = None,
     server_hostname: str | None = None,
     concurrency: int = 100,
+    wait: Callable[[], Awaitable[object]] | None = None,
 ) -> dict[str, Any]:
-    """Open ``count`` WebSockets, echo on each, keep them open ``seconds``, echo on each again."""
+    """Open ``count`` WebSockets, echo on each, keep them open ``seconds``, echo on each again.
+
+    With ``wait``, they are kept open until ``await wait()`` returns instead (it bounds the time itself).
+    """
     count = max(0, min(count, MAX_HOLD))
     seconds = max(0.0, min(seconds, MAX_HOLD_SECONDS))
     target = parse_url(url, host_header)
@@ -690,7 +584,7 @@ async def hold(
     started = time.perf_counter()
     await asyncio.gather(*(open_one(i) for i in range(count)))
     opened_at = time.perf_counter()
-    await asyncio.sleep(seconds)
+    await (wait() if wait is not None else asyncio.sleep(seconds))
     await asyncio.gather(*(echo_one(i, "after") for i in range(count)))
     await asyncio.gather(*(conn.close(timeout) for conn in connections if conn is not None))
     return {

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import ansible
 import pytest
+from ansible_collections.wsproxy.nginx.plugins.module_utils import websocket_codec as codec
 from ansible_collections.wsproxy.nginx.plugins.modules import websocket_probe as wsp
 from nginx_helpers import free_port, running_nginx
 
@@ -33,13 +34,27 @@ REPO = Path(__file__).resolve().parents[4]
 MODULE = Path(wsp.__file__)
 BACKEND = REPO / "tests" / "support" / "ws_backend.py"
 NAME = "api.example.test"
+SHIPPED: list[Path] = []  # set by shipped_module_utils
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shipped_module_utils(tmp_path_factory) -> None:
+    """What AnsiballZ ships of this collection with the module: plugins/module_utils, nothing else."""
+    root = tmp_path_factory.mktemp("ansiballz")
+    (root / "ansible_collections" / "wsproxy" / "nginx" / "plugins").mkdir(parents=True)
+    (root / "ansible_collections" / "wsproxy" / "nginx" / "plugins" / "module_utils").symlink_to(
+        REPO / "plugins" / "module_utils"
+    )
+    SHIPPED[:] = [root]
 
 
 def run_module(args: dict, python: str = sys.executable) -> dict:
     """Run the module as Ansible would: a separate Python process reading its arguments."""
     payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
-    # Only what Ansible ships with a module (ansible.module_utils), never this interpreter's own stdlib path.
-    env = {**os.environ, "PYTHONPATH": str(Path(ansible.__file__).resolve().parents[1])}
+    # Only what Ansible ships with a module (ansible.module_utils and the collection's module_utils), never this
+    # interpreter's own stdlib path.
+    shipped = [str(Path(ansible.__file__).resolve().parents[1]), *map(str, SHIPPED)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(shipped)}
     out = subprocess.run([python, str(MODULE)], input=payload, capture_output=True, text=True, env=env,
                          timeout=60, check=False)
     assert out.stdout.strip(), f"the module printed nothing: {out.stderr}"
@@ -241,7 +256,7 @@ def read_request(conn: socket.socket) -> dict[str, str]:
 
 
 def accept_for(key: str) -> str:
-    return base64.b64encode(hashlib.sha1((key + wsp.WS_GUID).encode()).digest()).decode()
+    return base64.b64encode(hashlib.sha1((key + codec.WS_GUID).encode()).digest()).decode()
 
 
 def upgrade(conn: socket.socket, accept: str | None = None) -> None:
@@ -261,7 +276,7 @@ def read_frame(conn: socket.socket) -> tuple[int, bytes]:
         (size,) = struct.unpack("!Q", conn.recv(8, socket.MSG_WAITALL))
     key = conn.recv(4, socket.MSG_WAITALL)
     payload = conn.recv(size, socket.MSG_WAITALL) if size else b""
-    return first & 0x0F, wsp.mask(payload, key)
+    return first & 0x0F, codec.apply_mask(payload, key)
 
 
 def server_frame(opcode: int, payload: bytes) -> bytes:
