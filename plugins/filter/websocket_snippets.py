@@ -33,8 +33,9 @@ description:
     variable form, or an IP address."
   - "Output, per snippet: V(name), V(locations) (the same dicts as a vhost's locations, with V(resolver) (list) and
     V(resolver_valid) set on dynamic locations and V(None) on the others), V(upstreams) (the same dicts as a vhost's),
-    V(websocket_uris) and V(source) (the variable path of the snippet)."
-positional: _input, defaults, name
+    V(websocket_uris) and V(source) (the variable path of the snippet); with O(layout), V(files): V(conf), the
+    snippet's file, V(<snippet_dir>/websocket_proxy_<name>.conf)."
+positional: _input, defaults, name, layout
 options:
   _input:
     description: websocket_proxy_snippets.
@@ -43,7 +44,8 @@ options:
     required: true
   defaults:
     description: The role-wide settings, exactly as for P(wsproxy.nginx.websocket_vhosts#filter) (V(read_timeout),
-      V(send_timeout), V(connect_timeout) required; V(upstream_keepalive), V(resolver), V(resolver_valid) optional).
+      V(send_timeout), V(connect_timeout) required; any other key left out takes the role's default, from
+      roles/websocket_proxy/defaults/main.yml).
       Errors about them name C(websocket_proxy_read_timeout) and so on (the O(name) without its C(snippets) suffix).
     type: dict
     required: true
@@ -51,6 +53,10 @@ options:
     description: The variable path named in error messages.
     type: str
     default: websocket_proxy_snippets
+  layout:
+    description: The OS layout, exactly as for P(wsproxy.nginx.websocket_vhosts#filter). Given, every snippet gets
+      V(files); left out, none.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -96,11 +102,11 @@ _value:
 
 
 @filter_errors
-def websocket_snippets(snippets, defaults, name="websocket_proxy_snippets"):
+def websocket_snippets(snippets, defaults, name="websocket_proxy_snippets", layout=None):
     """The filter: argument check, then plugin_utils.snippets.websocket_snippets."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"websocket_snippets: name must be a string, got {name!r}")
-    return _websocket_snippets(snippets, defaults, name=name)
+    return _websocket_snippets(snippets, defaults, name=name, layout=layout)
 
 
 class FilterModule:

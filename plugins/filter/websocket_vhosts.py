@@ -15,7 +15,7 @@ version_added: 0.1.0
 author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Checks every field of every vhost with P(wsproxy.nginx.nginx_token#filter), P(wsproxy.nginx.nginx_duration#filter),
-    P(wsproxy.nginx.proxy_target#filter) and P(wsproxy.nginx.ws_path_regex#filter), refuses unknown keys, wrong types,
+    P(wsproxy.nginx.proxy_target#filter) and the endpoint-name rules, refuses unknown keys, wrong types,
     duplicate vhost names, the same server name on the same port in two vhosts, two default servers on one port,
     a port that is TLS in one vhost and plain in another (or differs in http2), duplicate locations and empty
     location lists.
@@ -30,8 +30,8 @@ description:
     one scheme and one URI part, are not https and not repeated); V(websocket) (bool, default true);
     V(websocket_endpoints) (endpoint names, default none); V(read_timeout), V(send_timeout), V(connect_timeout)
     (default from O(defaults))."
-  - "A location with V(websocket_endpoints) becomes two, in this order: a regex location (V(~), from
-    P(wsproxy.nginx.ws_path_regex#filter), WebSocket, backend without URI part) and a plain prefix location at
+  - "A location with V(websocket_endpoints) becomes two, in this order: a regex location (V(~), the endpoint
+    names escaped and anchored under V(path)), WebSocket, backend without URI part) and a plain prefix location at
     V(path) (not WebSocket). Without endpoints it is one prefix location, WebSocket or not as V(websocket) says."
   - "How a location reaches its backend, first rule that applies. B(Dynamic): O(defaults.resolver) is not empty and
     the backend is one DNS name (not an IP address, not a unix socket, not V(localhost) or V(*.localhost): nginx's
@@ -64,11 +64,15 @@ description:
     V(websocket_uris) (list), V(upstreams) (list of dicts V(name), V(servers) (V(host:port), V([v6]:port) or
     V(unix:/path)), V(keepalive) (0 when only a list asked for the block: write no keepalive line), V(source) (the
     first backend that uses it)), V(resolver) (list, or V(None) when O(defaults.resolver) is empty), V(resolver_valid)
-    and V(source) (the variable path of the vhost)."
+    and V(source) (the variable path of the vhost); with O(layout), V(files): the files the vhost owns there,
+    V(conf) (its server block, V(<vhost_dir>/<vhost_prefix><name>.conf)), V(link) (what enables it, a
+    M(wsproxy.nginx.nginx_files) link V({path: <vhost_enabled_dir>/<name>.conf, src: <conf>, name: <source>}), or
+    V(None) where no link is needed) and V(tls) (a list of V({path, missing}), one per file V(tls) names, V(missing)
+    being the message when the host lacks it)."
   - "The templates write, per upstream before the server block, C(upstream NAME { server S; ... keepalive N; }); in
     the server block C(resolver R1 R2 valid=T;) when V(resolver) is set; in a dynamic location
     C(set $wsproxy_backend \"VALUE\";) before C(proxy_pass $wsproxy_backend;)."
-positional: _input, defaults, name
+positional: _input, defaults, name, layout
 options:
   _input:
     description: websocket_proxy_vhosts.
@@ -77,7 +81,8 @@ options:
     required: true
   defaults:
     description: The role-wide settings. Errors about them name C(websocket_proxy_read_timeout) and so on (the O(name)
-      without its C(vhosts) suffix).
+      without its C(vhosts) suffix). The timeouts are required; any other key left out takes the role's own
+      default, read from roles/websocket_proxy/defaults/main.yml (the defaults below are those).
     type: dict
     required: true
     suboptions:
@@ -92,10 +97,9 @@ options:
         required: true
       upstream_keepalive:
         description: Idle backend connections each nginx worker keeps per upstream block (0-10000); 0 writes upstream
-          blocks only for list backends, without keepalive. Left out, 0, as before this key existed; the role passes
-          C(websocket_proxy_upstream_keepalive).
+          blocks only for list backends, without keepalive.
         type: int
-        default: 0
+        default: 32
       resolver:
         description: DNS servers for dynamic backends, each an IPv4 address, a bracketed IPv6 address or a host name
           (resolved once, when nginx loads the config), optionally with V(:port); for Docker service names
@@ -106,10 +110,46 @@ options:
       resolver_valid:
         description: How long nginx keeps a resolved address before asking again (whole seconds, not zero).
         default: 10s
+      client_max_body_size:
+        description: Default largest request body of a location.
+        default: 1m
+      limit_conn:
+        description: Default open WebSockets per client address of a WebSocket location (0, no limit).
+        type: int
+        default: 0
+      handshake_rate:
+        description: Default WebSocket handshakes per minute per client address (0, no limit).
+        type: int
+        default: 0
+      handshake_burst:
+        description: Default handshakes a client may make at once beyond handshake_rate.
+        type: int
+        default: 10
+      hsts_max_age:
+        description: Default Strict-Transport-Security max-age of a TLS vhost (0 sends none).
+        type: int
+        default: 0
   name:
     description: The variable path named in error messages.
     type: str
     default: websocket_proxy_vhosts
+  layout:
+    description: The OS layout (the role's vars/<os_family>.yml without its C(__websocket_proxy_) prefix). Given,
+      every vhost gets V(files), the paths it owns on that layout; left out, none.
+    type: dict
+    suboptions:
+      vhost_dir:
+        description: Where server blocks are written (V(/etc/nginx/sites-available), V(/etc/nginx/conf.d)).
+        required: true
+      vhost_enabled_dir:
+        description: Where a link enables each one (V(/etc/nginx/sites-enabled)); empty, no links.
+        required: true
+      vhost_prefix:
+        description: Prefix of the server block's file name (V(vhost-) on RedHat, empty on Debian).
+        required: true
+      snippet_dir:
+        description: Where snippets are written (P(wsproxy.nginx.websocket_snippets#filter)).
+        required: true
 """
 
 EXAMPLES = r"""
@@ -167,11 +207,11 @@ _value:
 
 
 @filter_errors
-def websocket_vhosts(vhosts, defaults, name="websocket_proxy_vhosts"):
+def websocket_vhosts(vhosts, defaults, name="websocket_proxy_vhosts", layout=None):
     """The filter: argument check, then plugin_utils.vhosts.websocket_vhosts."""
     if not isinstance(name, str):
         raise AnsibleFilterError(f"websocket_vhosts: name must be a string, got {name!r}")
-    return _websocket_vhosts(vhosts, defaults, name=name)
+    return _websocket_vhosts(vhosts, defaults, name=name, layout=layout)
 
 
 class FilterModule:

@@ -44,6 +44,10 @@ options:
       group:
         description: Group that should own the file (a name or a numeric id); left as it is when omitted.
         type: str
+      name:
+        description: What the file belongs to, as the caller names it (a vhost, a snippet); returned in
+          RV(changed_names) when the file changes.
+        type: str
   links:
     description: Symbolic links to create or fix. They are handled after the files, so they may point at them.
     type: list
@@ -59,6 +63,9 @@ options:
         description: What the link points at (written into the link as given).
         type: str
         required: true
+      name:
+        description: What the link belongs to, as for a file's O(files[].name).
+        type: str
 attributes:
   check_mode:
     support: full
@@ -83,7 +90,9 @@ EXAMPLES = r"""
         owner: root
         group: root
         mode: "0644"
+        name: api
       - path: /etc/nginx/sites-available/admin.conf
+        name: admin
         content: |
           server {
               listen 8080;
@@ -92,6 +101,7 @@ EXAMPLES = r"""
     links:
       - path: /etc/nginx/sites-enabled/api.conf
         src: /etc/nginx/sites-available/api.conf
+        name: api
   register: written
   notify: Reload nginx
 """
@@ -103,6 +113,13 @@ changed_files:
   type: list
   elements: str
   sample: ["/etc/nginx/sites-available/api.conf", "/etc/nginx/sites-enabled/api.conf"]
+changed_names:
+  description: The O(files[].name) and O(links[].name) of the files and links that changed (would change, in check
+    mode), each once, in the order first given; entries without a name are left out.
+  returned: always
+  type: list
+  elements: str
+  sample: ["api"]
 diff:
   description: One entry per changed path, as C(--diff) shows it.
   returned: when diff mode is on
@@ -253,6 +270,7 @@ def main() -> None:
                     "mode": {"type": "raw", "default": "0644"},
                     "owner": {"type": "str"},
                     "group": {"type": "str"},
+                    "name": {"type": "str"},
                 },
             },
             "links": {
@@ -260,6 +278,7 @@ def main() -> None:
                 "options": {
                     "path": {"type": "path", "required": True},
                     "src": {"type": "str", "required": True},
+                    "name": {"type": "str"},
                 },
             },
         },
@@ -271,7 +290,14 @@ def main() -> None:
         module.fail_json(msg=f"nginx_files: {relative!r} are not absolute paths")
 
     changed_files: list[str] = []
+    changed_names: list[str] = []
     diffs: list[dict] = []
+
+    def changed(spec: dict, path: str) -> None:
+        changed_files.append(path)
+        if spec.get("name") is not None and spec["name"] not in changed_names:
+            changed_names.append(spec["name"])
+
     try:
         for spec in files:
             change = _file_change(spec)
@@ -279,7 +305,7 @@ def main() -> None:
                 continue
             if not module.check_mode:
                 _write(module, change)
-            changed_files.append(change["path"])
+            changed(spec, change["path"])
             diffs.append(_file_diff(change))
         for spec in links:
             change = _link_change(spec)
@@ -287,14 +313,15 @@ def main() -> None:
                 continue
             if not module.check_mode:
                 _link(change)
-            changed_files.append(change["path"])
+            changed(spec, change["path"])
             diffs.append({"before": {"path": change["path"], "src": change["old"]},
                           "after": {"path": change["path"], "src": change["src"]},
                           "before_header": change["path"], "after_header": change["path"]})
     except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"nginx_files: {exc}", changed=bool(changed_files), changed_files=changed_files)
+        module.fail_json(msg=f"nginx_files: {exc}", changed=bool(changed_files), changed_files=changed_files,
+                         changed_names=changed_names)
 
-    result = {"changed": bool(changed_files), "changed_files": changed_files}
+    result = {"changed": bool(changed_files), "changed_files": changed_files, "changed_names": changed_names}
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)

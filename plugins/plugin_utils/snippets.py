@@ -7,9 +7,9 @@ Each snippet becomes a file of location blocks that the user's own server block 
 into the http context (conf.d), because nginx refuses ``upstream`` inside ``server``.
 
 The locations take the schema of a vhost's locations and are normalised, checked and routed
-exactly as :mod:`vhosts` does it. Two differences, both because the server block is not ours:
+exactly as for vhosts, by :mod:`_normalise`. Two differences, both because the server block is not ours:
 
-* no server-level ``resolver``: a dynamic location (see :mod:`vhosts`) carries the resolver
+* no server-level ``resolver``: a dynamic location (see :mod:`_normalise`) carries the resolver
   itself (``resolver`` is valid in location context), so it works whether or not the user's
   server block has one;
 * upstream names are ``wsproxy_snippet_<name>_<n>``; a vhost's never start that way. The map variables of
@@ -25,28 +25,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.locations import routing_problems
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import validate_token
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import (
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils._normalise import (
     Defaults,
-    _keys,
-    _list,
-    _mapping,
+    Layout,
     assign_origin_maps,
     assign_upstreams,
     check_bases,
+    check_keys,
+    mapping,
     normalise_locations,
     parse_defaults,
+    parse_layout,
+    sequence,
     upstream_base,
 )
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.locations import routing_problems
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import validate_token
 
 SNIPPET_KEYS = ("name", "locations")
 
 
 def _snippet(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any], str]:
-    snippet = _mapping(value, where, "a dict with name and locations")
-    _keys(snippet, SNIPPET_KEYS, where)
+    snippet = mapping(value, where, "a dict with name and locations")
+    check_keys(snippet, SNIPPET_KEYS, where)
     if "name" not in snippet:
         raise ConfigError(
             f"{where}.name: missing (a file stem, e.g. 'api-calls': the role writes "
@@ -72,12 +74,20 @@ def _snippet(value: object, where: str, settings: Defaults) -> tuple[dict[str, A
     }, base
 
 
+def snippet_files(snippet: dict[str, Any], layout: Layout) -> dict[str, Any]:
+    """The file a normalised snippet owns on this OS layout: ``conf``, ``<snippet_dir>/websocket_proxy_<name>.conf``
+    (the path a hand-written server block includes)."""
+    return {"conf": f"{layout.snippet_dir}/websocket_proxy_{snippet['name']}.conf"}
+
+
 def websocket_snippets(
-    snippets: object, defaults: object, name: str = "websocket_proxy_snippets"
+    snippets: object, defaults: object, name: str = "websocket_proxy_snippets", layout: object = None
 ) -> list[dict[str, Any]]:
-    """Validate and normalise the role's snippets; see the filter's documentation for both schemas."""
+    """Validate and normalise the role's snippets; see the filter's documentation for both schemas. With ``layout``
+    (the OS layout, see :func:`_normalise.parse_layout`), each snippet also has ``files`` (:func:`snippet_files`)."""
     settings = parse_defaults(defaults, name)
-    items = _list(snippets, name, "a list of snippets")
+    where_files = parse_layout(layout, name)
+    items = sequence(snippets, name, "a list of snippets")
     result: list[dict[str, Any]] = []
     bases: dict[str, str] = {}
     names: dict[str, str] = {}
@@ -93,4 +103,7 @@ def websocket_snippets(
         names[key] = where
         result.append(snippet)
     check_bases(result, bases, "snippets")
+    if where_files is not None:
+        for snippet in result:
+            snippet["files"] = snippet_files(snippet, where_files)
     return result

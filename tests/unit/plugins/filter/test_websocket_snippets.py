@@ -14,7 +14,8 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.snippets import webs
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
 
 FILTER = FilterModule().filters()["websocket_snippets"]
-DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
+# upstream_keepalive 0 stated here: a key left out takes the role's default (32, defaults/main.yml).
+DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s", "upstream_keepalive": 0}
 KEEPALIVE = {**DEFAULTS, "upstream_keepalive": 32}
 S = "websocket_proxy_snippets"
 
@@ -226,3 +227,15 @@ def test_defaults_error_with_another_name() -> None:
 def test_filter_checks_its_arguments() -> None:
     with pytest.raises(AnsibleFilterError, match="name must be a string"):
         FILTER([], DEFAULTS, name=5)
+
+
+def test_files_on_a_layout() -> None:
+    layout = {
+        "vhost_dir": "/etc/nginx/conf.d",
+        "vhost_enabled_dir": "",
+        "vhost_prefix": "vhost-",
+        "snippet_dir": "/etc/nginx/snippets",
+    }
+    [result] = FILTER([snippet()], DEFAULTS, layout=layout)
+    assert result["files"] == {"conf": "/etc/nginx/snippets/websocket_proxy_api-calls.conf"}
+    assert "files" not in websocket_snippets([snippet()], DEFAULTS)[0]

@@ -13,7 +13,9 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import Config
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import default_vhost_name, websocket_vhosts
 
 FILTER = FilterModule().filters()["websocket_vhosts"]
-DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
+# upstream_keepalive 0 stated here: a key left out takes the role's default (32, defaults/main.yml), and most of these
+# tests are about locations that proxy straight to their backend.
+DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s", "upstream_keepalive": 0}
 V = "websocket_proxy_vhosts"
 
 
@@ -122,7 +124,9 @@ def test_defaults_and_lists() -> None:
         {"server_name": "example.*", "listen": "8081", "locations": [{"backend": "b:1"}]},
         {"server_name": "[::1]", "locations": [{"path": "/", "backend": "b:1"}], "listen": 8082},
     ]
-    result = websocket_vhosts(vhosts, {"read_timeout": 60, "send_timeout": "2m", "connect_timeout": "5s"})
+    result = websocket_vhosts(
+        vhosts, {"read_timeout": 60, "send_timeout": "2m", "connect_timeout": "5s", "upstream_keepalive": 0}
+    )
     assert [v["name"] for v in result] == ["wildcard.example.com", "default", "example.wildcard", "ipv6---1"]
     assert result[0]["listen"] == [
         {"port": 80, "ssl": False, "default_server": True},
@@ -712,3 +716,53 @@ def test_socket_paths_keep_their_letter_case() -> None:
     vhost = seed(locations=[{"backend": "unix:/run/A.sock"}, {"path": "/b/", "backend": "unix:/run/a.sock"}])
     [result] = websocket_vhosts([vhost], KEEPALIVE)
     assert [u["servers"] for u in result["upstreams"]] == [["unix:/run/A.sock"], ["unix:/run/a.sock"]]
+
+
+# --- the files a vhost owns on the OS layout --------------------------------------------------------------------
+
+DEBIAN = {
+    "vhost_dir": "/etc/nginx/sites-available",
+    "vhost_enabled_dir": "/etc/nginx/sites-enabled",
+    "vhost_prefix": "",
+    "snippet_dir": "/etc/nginx/snippets",
+}
+REDHAT = {**DEBIAN, "vhost_dir": "/etc/nginx/conf.d", "vhost_enabled_dir": "", "vhost_prefix": "vhost-"}
+
+
+def test_without_a_layout_no_files() -> None:
+    assert "files" not in websocket_vhosts([seed()], DEFAULTS)[0]
+
+
+def test_files_on_the_debian_and_redhat_layouts() -> None:
+    tls = {"certificate": "/etc/ssl/a.pem", "certificate_key": "/etc/ssl/a.key", "chain": "/etc/ssl/ca.pem"}
+    vhosts = [seed(), seed(server_name="b.example.com", name="b", tls=tls)]
+    plain, secure = FILTER(vhosts, DEFAULTS, layout=DEBIAN)
+    assert plain["files"] == {
+        "conf": "/etc/nginx/sites-available/api-calls.conf",
+        "link": {
+            "path": "/etc/nginx/sites-enabled/api-calls.conf",
+            "src": "/etc/nginx/sites-available/api-calls.conf",
+            "name": f"{V}[0]",
+        },
+        "tls": [],
+    }
+    assert secure["files"]["tls"] == [
+        {
+            "path": "/etc/ssl/a.pem",
+            "missing": f'{V}[1].tls.certificate: "/etc/ssl/a.pem" does not exist or is a folder',
+        },
+        {
+            "path": "/etc/ssl/a.key",
+            "missing": f'{V}[1].tls.certificate_key: "/etc/ssl/a.key" does not exist or is a folder',
+        },
+        {"path": "/etc/ssl/ca.pem", "missing": f'{V}[1].tls.chain: "/etc/ssl/ca.pem" does not exist or is a folder'},
+    ]
+    [redhat] = websocket_vhosts([seed()], DEFAULTS, layout=REDHAT)
+    assert redhat["files"] == {"conf": "/etc/nginx/conf.d/vhost-api-calls.conf", "link": None, "tls": []}
+    # the rest of the vhost is as without a layout
+    assert {k: v for k, v in plain.items() if k != "files"} == websocket_vhosts([seed()], DEFAULTS)[0]
+
+
+def test_a_bad_layout_is_named() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"^websocket_proxy_vhosts layout.vhost_dir: missing"):
+        FILTER([seed()], DEFAULTS, layout={k: v for k, v in DEBIAN.items() if k != "vhost_dir"})

@@ -197,3 +197,36 @@ def test_relative_paths_and_unknown_owners_are_named(etc):
 
     result = run_module({"files": [{"path": str(etc / "x.conf"), "content": "", "mode": "rw-r--r--"}]})
     assert result.get("failed") and "rw-r--r--" in result["msg"]
+
+
+def named_args(etc: Path) -> dict:
+    """site_args with each file and link named after what it belongs to; the last file has no name."""
+    args = site_args(etc)
+    for entry, name in zip(args["files"] + args["links"], ["api", "admin", "api", "admin"], strict=True):
+        entry["name"] = name
+    args["files"].append({"path": str(etc / "extra.conf"), "content": "# no name\n"})
+    return args
+
+
+def test_changed_names_are_the_names_of_what_changed_each_once_in_order(etc):
+    result = run_module(named_args(etc))
+    assert result["changed_names"] == ["api", "admin"]
+    assert len(result["changed_files"]) == 5
+
+    args = named_args(etc)
+    args["files"][1]["content"] = ADMIN.replace("8080", "8081")
+    (etc / "sites-enabled" / "api.conf").unlink()
+    result = run_module(args, check_mode=True)
+    # the admin file changed, then api's link: names in the order their entries are given (files, then links)
+    assert result["changed_names"] == ["admin", "api"]
+    assert result["changed_files"] == [str(etc / "sites-available" / "admin.conf"),
+                                       str(etc / "sites-enabled" / "api.conf")]
+
+
+def test_no_change_no_names_and_unnamed_entries_are_left_out(etc):
+    run_module(named_args(etc))
+    assert run_module(named_args(etc))["changed_names"] == []
+    args = site_args(etc, api=API + "# new\n")
+    result = run_module(args)
+    assert result["changed_files"] == [str(etc / "sites-available" / "api.conf")]
+    assert result["changed_names"] == []

@@ -1,25 +1,37 @@
-"""plugin_utils.vhosts helpers for upstreams and resolvers: the promises the normalisers build on.
+"""plugin_utils._normalise, what the two normalisers share: the promises they build on.
 
 - Upstream names from different vhost (or snippet) names never collide in nginx's case-insensitive upstream
   namespace unless the names differ only in characters that become '_' (which websocket_vhosts refuses), and a
   vhost's upstream never starts like a snippet's.
 - A resolver address is one nginx token that the resolver directive reads as an address, never a parameter.
 - The URI part read back from a proxy_pass value is the one the backend was given.
+- A default the caller leaves out is the role's own (defaults/main.yml), never a second value.
+- The OS layout is checked before any path is made from it.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import parse_proxy_target
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import NGINX_SYNTAX, is_name
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import (
-    _uri_part,
+import yaml
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils._normalise import (
+    OPTIONAL_DEFAULT_KEYS,
+    ROLE_DEFAULTS_FILE,
+    Layout,
     assign_upstreams,
     is_resolver_address,
+    parse_defaults,
+    parse_layout,
+    role_defaults,
     upstream_base,
+    uri_part,
 )
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import parse_proxy_target
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import NGINX_SYNTAX, is_name
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,7 +121,7 @@ def test_resolver_addresses_are_one_plain_token(value: str) -> None:
 )
 def test_uri_part(backend: str) -> None:
     target = parse_proxy_target(backend)
-    assert _uri_part(target.proxy_pass) == target.uri
+    assert uri_part(target.proxy_pass) == target.uri
 
 
 def test_assign_upstreams_numbers_in_order_of_first_use() -> None:
@@ -131,3 +143,79 @@ def test_assign_upstreams_numbers_in_order_of_first_use() -> None:
         ("http://wsproxy_t_1", "wsproxy_t_1"),
     ]
     assert all("_servers" not in loc for loc in locations)
+
+
+# --------------------------------------------------------------------------- one home per default
+
+ROLE = Path(__file__).resolve().parents[4] / "roles" / "websocket_proxy"
+TIMEOUTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
+
+
+def test_the_defaults_file_is_the_roles() -> None:
+    assert Path(ROLE_DEFAULTS_FILE).resolve() == ROLE / "defaults" / "main.yml"
+
+
+def test_left_out_defaults_are_the_roles_own() -> None:
+    role = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    assert role_defaults() == {key: role[f"websocket_proxy_{key}"] for key in OPTIONAL_DEFAULT_KEYS}
+    settings = parse_defaults(TIMEOUTS, "websocket_proxy_vhosts")
+    assert settings.upstream_keepalive == role["websocket_proxy_upstream_keepalive"] == 32
+    assert settings.resolver == tuple(role["websocket_proxy_resolver"])
+    assert settings.resolver_valid == role["websocket_proxy_resolver_valid"]
+    assert settings.client_max_body_size == role["websocket_proxy_client_max_body_size"]
+    assert settings.limit_conn == role["websocket_proxy_limit_conn"]
+    assert settings.handshake_rate == role["websocket_proxy_handshake_rate"]
+    assert settings.handshake_burst == role["websocket_proxy_handshake_burst"]
+    assert settings.hsts_max_age == role["websocket_proxy_hsts_max_age"]
+
+
+def test_given_defaults_win_over_the_roles() -> None:
+    settings = parse_defaults({**TIMEOUTS, "upstream_keepalive": 0, "handshake_burst": 3}, "websocket_proxy_vhosts")
+    assert (settings.upstream_keepalive, settings.handshake_burst) == (0, 3)
+
+
+# --------------------------------------------------------------------------- the OS layout
+
+DEBIAN = {
+    "vhost_dir": "/etc/nginx/sites-available",
+    "vhost_enabled_dir": "/etc/nginx/sites-enabled",
+    "vhost_prefix": "",
+    "snippet_dir": "/etc/nginx/snippets",
+}
+REDHAT = {
+    "vhost_dir": "/etc/nginx/conf.d",
+    "vhost_enabled_dir": "",
+    "vhost_prefix": "vhost-",
+    "snippet_dir": "/etc/nginx/snippets",
+}
+
+
+def test_layouts_of_the_two_families() -> None:
+    assert parse_layout(DEBIAN, "v") == Layout(
+        "/etc/nginx/sites-available", "/etc/nginx/sites-enabled", "", "/etc/nginx/snippets"
+    )
+    assert parse_layout(REDHAT, "v") == Layout("/etc/nginx/conf.d", None, "vhost-", "/etc/nginx/snippets")
+    assert parse_layout(None, "v") is None
+
+
+@pytest.mark.parametrize("family", ["Debian", "RedHat"])
+def test_the_roles_layouts_parse(family: str) -> None:
+    values = yaml.safe_load((ROLE / "vars" / f"{family}.yml").read_text())
+    parse_layout({key: values[f"__websocket_proxy_{key}"] for key in DEBIAN}, "v")
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ("/etc/nginx", "v layout: '/etc/nginx' is not a dict with vhost_dir"),
+        ({**DEBIAN, "extra": 1}, "v layout: unknown key 'extra'"),
+        ({k: v for k, v in DEBIAN.items() if k != "snippet_dir"}, "v layout.snippet_dir: missing"),
+        ({**DEBIAN, "vhost_dir": "etc/nginx"}, "v layout.vhost_dir: 'etc/nginx' is not"),
+        ({**DEBIAN, "snippet_dir": "/etc/nginx/x; y"}, "v layout.snippet_dir: "),
+        ({**DEBIAN, "vhost_prefix": "a/b"}, "v layout.vhost_prefix: 'a/b' is not"),
+    ],
+)
+def test_bad_layouts_are_refused(layout: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_layout(layout, "v")
+    assert str(caught.value).startswith(message)
