@@ -56,7 +56,7 @@ def default(spec: Mapping[str, Any]) -> str:
     if "default" not in spec:
         return ""
     value = spec["default"]
-    shown = value if isinstance(value, str) else json.dumps(value)
+    shown = value if isinstance(value, str) and value else json.dumps(value)
     if len(shown) > LONG_DEFAULT:
         shown = shown[: LONG_DEFAULT - 16] + "…"
     return f"`{shown}`"

@@ -1,10 +1,10 @@
 # Copyright: wsproxy.nginx contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter doctor_plan: the probes the doctor runs for each WebSocket location (logic in plugin_utils.doctor)."""
+"""Filter doctor_plan: the probes the doctor runs for each WebSocket location (logic in plugin_utils.doctor_plan)."""
 
 from __future__ import annotations
 
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor import doctor_plan as _doctor_plan
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor_plan import doctor_plan as _doctor_plan
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 
 DOCUMENTATION = r"""
@@ -13,9 +13,10 @@ short_description: Plan the doctor's probes, one row per WebSocket location
 version_added: 0.1.0
 author: wsproxy.nginx contributors (@wsproxy)
 description:
-  - Used by the playbook C(wsproxy.nginx.doctor). For every location of O(_input) that forwards WebSockets
-    it picks a URI to probe and plans two probes run on the proxy host with M(wsproxy.nginx.websocket_probe),
-    the backend directly (every server of an upstream) and the same URI through nginx.
+  - Used by the role C(wsproxy.nginx.websocket_doctor) (the playbook C(wsproxy.nginx.doctor)). For every location
+    of O(_input) that forwards WebSockets it picks a URI to probe and plans two probes run on the proxy host with
+    M(wsproxy.nginx.websocket_probe), the backend directly (every server of an upstream) and the same URI through
+    nginx.
   - "The URI: O(options.probe_uris) by the location's path as written in C(websocket_proxy_vhosts); else, for
     the seed's alternative layout (C(websocket_endpoints)), the first endpoint the regex location serves; else the
     location's path followed by O(options.endpoint) (C(/api/) and V(frontend-audio) give C(/api/frontend-audio))."
@@ -111,7 +112,7 @@ _value:
 
 @filter_errors
 def doctor_plan(vhosts, options=None):
-    """The filter: plugin_utils.doctor.doctor_plan, errors as AnsibleFilterError."""
+    """The filter: plugin_utils.doctor_plan.doctor_plan, errors as AnsibleFilterError."""
     return _doctor_plan(vhosts, options)
 
 

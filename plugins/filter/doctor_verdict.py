@@ -1,10 +1,10 @@
 # Copyright: wsproxy.nginx contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter doctor_verdict: name the broken hop of each WebSocket location (logic in plugin_utils.doctor)."""
+"""Filter doctor_verdict: name the broken hop of each WebSocket location (logic in plugin_utils.doctor_verdict)."""
 
 from __future__ import annotations
 
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor import doctor_verdict as _doctor_verdict
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor_verdict import doctor_verdict as _doctor_verdict
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter_errors
 
 DOCUMENTATION = r"""
@@ -13,9 +13,9 @@ short_description: Name the broken hop of each WebSocket location from the docto
 version_added: 0.1.0
 author: wsproxy.nginx contributors (@wsproxy)
 description:
-  - Used by the playbook C(wsproxy.nginx.doctor), after the probes of
-    P(wsproxy.nginx.doctor_plan#filter) ran. For each planned location it walks from the backend towards the
-    client and names the first hop that is broken.
+  - Used by the role C(wsproxy.nginx.websocket_doctor) (the playbook C(wsproxy.nginx.doctor)), after the
+    probes of P(wsproxy.nginx.doctor_plan#filter) ran. For each planned location it walks from the backend
+    towards the client and names the first hop that is broken.
   - "V(backend): the direct probe failed: down (refused, timeout), not resolvable, or not speaking WebSocket
     at that path."
   - "V(nginx config): C(nginx -T) fails, for example because the C(map $http_upgrade $connection_upgrade) is
@@ -113,7 +113,7 @@ _value:
 
 @filter_errors
 def doctor_verdict(plan, results, nginx_t, options=None):
-    """The filter: plugin_utils.doctor.doctor_verdict, errors as AnsibleFilterError."""
+    """The filter: plugin_utils.doctor_verdict.doctor_verdict, errors as AnsibleFilterError."""
     return _doctor_verdict(plan, results, nginx_t, options)
 
 

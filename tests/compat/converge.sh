@@ -7,7 +7,9 @@
 #   3. site.yml from the installed collection: a ws:// vhost and a wss:// one (a throw-away CA)
 #   4. site.yml again: it must report changed=0
 #   5. WebSocket handshakes through the nginx it configured: ws:// and wss://, text and 640-byte echo
-#   6. the doctor (wsproxy.nginx.doctor, from the installed collection): every location ok
+#   6. the doctor (wsproxy.nginx.doctor, from the installed collection; its websocket_probe module runs with the
+#      module_utils the tarball ships): every location ok
+# and, before the containers, ansible-doc on the installed roles, a module and a filter.
 #
 # The last line printed is the summary. Needs Docker and the test image (make images).
 # community.docker (its docker connection reaches the containers) comes from .venv's ansible package
@@ -50,6 +52,15 @@ printf '[defaults]\ninterpreter_python = auto_silent\nretry_files_enabled = fals
 ansible-galaxy collection install "$tarball" -p "$WORK/collections" >/dev/null
 ansible-galaxy collection list wsproxy.nginx -p "$WORK/collections" 2>&1 | grep -E '^wsproxy\.nginx ' \
   || fail "ansible-galaxy does not list wsproxy.nginx in $WORK/collections"
+
+step "ansible-doc from the installed copy"
+for doc in "role wsproxy.nginx.websocket_proxy websocket_proxy_vhosts" "role wsproxy.nginx.websocket_doctor websocket_doctor_ca_file" \
+  "module wsproxy.nginx.websocket_probe probes" "filter wsproxy.nginx.websocket_vhosts layout"; do
+  read -r kind name expected <<< "$doc"
+  out=$(ansible-doc -t "$kind" "$name" 2>&1) || fail "ansible-doc -t $kind $name: $(tail -n 3 <<< "$out")"
+  grep -q "$expected" <<< "$out" || fail "ansible-doc -t $kind $name does not document $expected"
+  echo "ansible-doc -t $kind $name: $(wc -l <<< "$out") lines, documents $expected"
+done
 
 step "a bare $IMAGE target and a backend"
 docker image inspect "$IMAGE" >/dev/null 2>&1 || tests/images/build.sh bookworm

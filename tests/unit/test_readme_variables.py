@@ -41,3 +41,4 @@ def test_markup_and_defaults() -> None:
     assert readme_variables.default({"required": True}) == "required"
     assert readme_variables.default({"default": []}) == "`[]`"
     assert readme_variables.default({"type": "int"}) == ""
+    assert readme_variables.default({"default": ""}) == '`""`'

@@ -71,7 +71,7 @@ def broken(script: str, *, reload_after: bool = True) -> Iterator[None]:
 
 @pytest.fixture(scope="module", autouse=True)
 def json_output():
-    """The doctor's report is read from the json stdout callback (the verdict task's doctor_report fact)."""
+    """The report is read from the json stdout callback (the fact websocket_doctor_report of the verdict task)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ANSIBLE_STDOUT_CALLBACK", "ansible.builtin.json")
         patch.setenv("ANSIBLE_NOCOLOR", "1")
@@ -87,11 +87,11 @@ def doctor(*extra: str, ca: bool = True, expect_rc: int = 0) -> dict[str, Any]:
     text = "\n" + run.stdout
     output, _end = json.JSONDecoder().raw_decode(text[text.index("\n{") + 1 :])
     facts = [
-        result["ansible_facts"]["doctor_report"]
+        result["ansible_facts"]["websocket_doctor_report"]
         for play in output["plays"]
         for task in play["tasks"]
         for host, result in task["hosts"].items()
-        if host == PROXY and "doctor_report" in result.get("ansible_facts", {})
+        if host == PROXY and "websocket_doctor_report" in result.get("ansible_facts", {})
     ]
     assert facts, f"no doctor_report in the output:\n{run.stdout[-4000:]}"
     report = facts[-1]

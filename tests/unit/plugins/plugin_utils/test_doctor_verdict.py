@@ -15,18 +15,15 @@ from typing import Any
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.filter.doctor_verdict import FilterModule
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor import (
-    _Resolver,
-    doctor_plan,
-    doctor_verdict,
-    read_nginx,
-)
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor_plan import doctor_plan
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor_verdict import doctor_verdict
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
 from nginx_helpers import ROLE_MAPS, free_port, nginx_binary
 
 verdict_filter = FilterModule().filters()["doctor_verdict"]
-DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
+# upstream_keepalive 0: the hand-written nginx -T fixtures below proxy straight to the backend, no upstream block.
+DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s", "upstream_keepalive": 0}
 NAME = "api.example.test"
 BACKEND = "http://127.0.0.1:5006"
 ENABLED = "/etc/nginx/sites-enabled"
@@ -364,29 +361,6 @@ def test_map_defined_twice_but_agreeing_is_a_warning():
     assert (row["status"], row["verdict"]) == ("warn", "warn map: map $connection_upgrade defined twice")
     assert "which gives 'upgrade' to a WebSocket handshake (right, for now)" in row["details"][0]
     assert report["broken"] == 0 and report["warnings"] == 1
-
-
-def test_map_evaluation():
-    maps = read_nginx(
-        nginx_t(
-            conf_d={
-                "more.conf": (
-                    "map $http_upgrade $exact { default no; WebSocket yes; }\n"
-                    "map $http_upgrade $first_regex { default no; ~^web first; ~socket second; }\n"
-                    "map $exact $chained { default none; yes $http_upgrade; }\n"
-                    "map $host $unknowable { default x; }\n"
-                    "map $http_upgrade $empty { }\n"
-                )
-            }
-        )
-    ).maps
-    resolve = _Resolver(maps).value
-    assert resolve("$exact") == "yes"  # strings match ignoring case
-    assert resolve("$first_regex") == "first"  # regexes in order, the first that matches
-    assert resolve("$chained") == "websocket"
-    assert resolve("$unknowable") is None  # depends on the request's Host
-    assert resolve("$empty") == ""
-    assert resolve("keep-alive, ${connection_upgrade}") == "keep-alive, upgrade"
 
 
 # --------------------------------------------------------------------------- TLS, nginx to the backend, timeouts

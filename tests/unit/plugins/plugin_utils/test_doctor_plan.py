@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.filter.doctor_plan import FilterModule
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor import doctor_plan, host_for
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils._doctor import OPTION_DEFAULTS
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor_plan import doctor_plan, host_for
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
 
 plan_filter = FilterModule().filters()["doctor_plan"]
+ROLE = Path(__file__).resolve().parents[4] / "roles" / "websocket_doctor"
 DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
 TLS = {"certificate": "/etc/ssl/wsproxy/server.pem", "certificate_key": "/etc/ssl/wsproxy/server.key"}
 
@@ -217,3 +221,14 @@ def test_options_are_checked(options, message):
 def test_raw_vhosts_are_refused():
     with pytest.raises(AnsibleFilterError, match="not a normalised vhost"):
         plan_filter([{"server_name": "a", "locations": []}])
+
+
+def test_the_roles_defaults_agree_with_its_argument_spec_and_the_filters_defaults():
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert sorted(defaults) == sorted(spec)
+    assert all(spec[key].get("default") == value for key, value in defaults.items()), (defaults, spec)
+    options = {key.removeprefix("websocket_doctor_"): value for key, value in defaults.items()}
+    assert sorted(set(options) - set(OPTION_DEFAULTS)) == ["fail", "report_dir"]  # the role's own
+    # ca_file and origin are empty in the role (the role passes them as None, unset): every other value is the filter's
+    assert {key: options[key] for key in OPTION_DEFAULTS} == {**OPTION_DEFAULTS, "ca_file": "", "origin": ""}
