@@ -632,6 +632,8 @@ def _server_conflicts(foreign: list[Server], vhosts: Sequence[Any], name: str) -
                                 f"{where}.default_server",
                             )
                         )
+                    if own.same_socket(listen) and own.ssl != listen.ssl and own.port is not None:
+                        conflicts.append(_tls_mix(where, own, listen, shown))
                 clash = _name_clash(names, own, server)
                 if clash:
                     own_name, their_name, listen = clash
@@ -658,6 +660,25 @@ def _server_conflicts(foreign: list[Server], vhosts: Sequence[Any], name: str) -
                         )
                     )
     return conflicts
+
+
+def _tls_mix(where: str, own: Listen, listen: Listen, shown: str) -> dict[str, Any]:
+    """One address:port that would be TLS for one server and plain for the other. ``ssl`` on a listen applies to
+    the whole address:port: every server there speaks TLS, and when the port's default server (the first, or the
+    default_server) has no certificate, nginx -t fails with 'no "ssl_certificate" is defined for the "listen ...
+    ssl" directive', naming that server's file: the foreign one when this vhost is the TLS one."""
+    theirs, ours = ("without TLS", "with TLS (tls)") if own.ssl else ("with TLS (ssl)", "without TLS")
+    return _conflict(
+        "tls_port",
+        f"{where}.listen: port {own.port} would be served {ours} by this vhost, but {shown} listens on the same "
+        f"address and port {theirs} ({listen.text} at {listen.file}:{listen.line}); ssl on a listen applies to "
+        f"the whole address:port, so both would speak TLS, and nginx -t fails (no \"ssl_certificate\" is defined "
+        f"for the \"listen ... ssl\" directive, in that port's default server) when the default server has no "
+        f"certificate. Give this vhost another port, or move that server to another port (or serve it with TLS).",
+        listen.file,
+        listen.line,
+        f"{where}.listen",
+    )
 
 
 def _name_clash(names: list[str], own: Listen, server: Server) -> tuple[str, str, Listen] | None:
@@ -749,7 +770,8 @@ def nginx_conflicts(
     elsewhere is not a conflict (the role uses it instead of its own); defined twice or more, it still is.
 
     Returns a list of dicts ``{kind, message, file, line, source}``: kind is 'variable', 'server',
-    'default_server', 'location' or 'snippet_target'; file and line say where the other definition is.
+    'default_server', 'tls_port' (a port TLS for one side and plain for the other), 'location' or
+    'snippet_target'; file and line say where the other definition is.
     """
     if mode not in MODES:
         raise ConfigError(f"nginx_conflicts: mode {mode!r} is not one of {', '.join(MODES)}")

@@ -512,3 +512,50 @@ def test_bad_arguments_fail_with_a_message(args, message):
         return
     with pytest.raises(AnsibleFilterError, match=message):
         conflicts_filter(*args)
+
+
+# --- TLS and plain on one address:port ---------------------------------------------------------------------
+
+
+def test_a_tls_vhost_on_a_port_a_foreign_server_serves_without_tls_is_refused(host):
+    """ssl on a listen applies to the whole address:port: nginx -t fails and names the foreign file."""
+    legacy = host.write(
+        "sites-enabled/legacy", "server {\n    listen 8443 default_server;\n    server_name legacy.test;\n}\n"
+    )
+    stdout, _stderr = host.dump()
+    tls = {"certificate": "/etc/ssl/certs/api.pem", "certificate_key": "/etc/ssl/private/api.key"}
+    (conflict,) = nginx_conflicts(stdout, host.owned, VARIABLES, vhosts(tls=tls, listen=8443))
+    assert (conflict["kind"], conflict["file"], conflict["line"]) == ("tls_port", legacy, 2)
+    assert conflict["message"].startswith(
+        "websocket_proxy_vhosts[0].listen: port 8443 would be served with TLS (tls) by this vhost, but the server "
+        f"block at {legacy}:1 listens on the same address and port without TLS (listen 8443 default_server at "
+        f"{legacy}:2)"
+    )
+    # nginx agrees, once the role's TLS server is there: its error names the foreign file, not the vhost.
+    cert = host.write("api.pem", "")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=x", "-keyout", f"{cert}.key", "-out", cert],
+                   capture_output=True, check=True)
+    host.role_vhost("api-calls", role_server(8443, body=f"ssl_certificate {cert}; ssl_certificate_key {cert}.key;")
+                    .replace("listen 8443;", "listen 8443 ssl;"))
+    result = host.run("-t")
+    assert result.returncode != 0
+    assert 'no "ssl_certificate" is defined for the "listen ... ssl" directive' in result.stderr
+    assert nginx_error_file(result.stderr) == (legacy, 1)
+
+
+def test_tls_and_plain_on_different_addresses_or_ports_are_fine(host):
+    host.write("sites-enabled/legacy", "server {\n    listen 127.0.0.1:8443;\n    listen 80;\n}\n")
+    stdout, _stderr = host.dump()
+    tls = {"certificate": "/etc/ssl/certs/api.pem", "certificate_key": "/etc/ssl/private/api.key"}
+    assert nginx_conflicts(stdout, host.owned, VARIABLES, vhosts(tls=tls, listen=8443)) == []
+
+
+def test_a_plain_vhost_on_a_foreign_tls_port_is_refused(host):
+    stdout, _stderr = host.dump()
+    # The foreign TLS server as nginx -T prints it (nginx itself would want a certificate for it).
+    stdout += f"# configuration file {host.path('sites-enabled/tls')}:\nserver {{\n    listen 8443 ssl;\n}}\n"
+    (conflict,) = nginx_conflicts(stdout, host.owned, VARIABLES, vhosts(listen=8443))
+    assert conflict["kind"] == "tls_port"
+    assert "would be served without TLS by this vhost" in conflict["message"]
+    assert "listens on the same address and port with TLS (ssl)" in conflict["message"]
