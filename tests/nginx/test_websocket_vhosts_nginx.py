@@ -9,7 +9,8 @@ from typing import Any
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
 from nginx_helpers import Client, free_port, running_nginx
 
-DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
+# upstream_keepalive 0: this test renders the locations alone, without upstream blocks.
+DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s", "upstream_keepalive": 0}
 
 
 def render(vhost: dict[str, Any], port: int) -> str:
