@@ -68,23 +68,8 @@ def ansible_playbook(*args: str) -> subprocess.CompletedProcess[str]:
 NGINX_MASTER = "nginx master PID"
 NGINX_WORKERS = "nginx worker PIDs"
 
-_ETC_NGINX_STATE = r"""
-import hashlib, json, os, stat
-state = {}
-for root, dirs, files in os.walk("/etc/nginx"):
-    for name in dirs + files:
-        path = os.path.join(root, name)
-        info = os.lstat(path)
-        if stat.S_ISLNK(info.st_mode):
-            state[path] = "-> " + os.readlink(path)
-        elif stat.S_ISDIR(info.st_mode):
-            state[path] = "directory %04o %d:%d" % (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
-        else:
-            with open(path, "rb") as handle:
-                digest = hashlib.sha256(handle.read()).hexdigest()
-            state[path] = "%s %04o %d:%d" % (digest, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
-print(json.dumps(state, sort_keys=True))
-"""
+# Run inside the containers: molecule/shared/etc_nginx_state.py (prepare playbooks run it too).
+_ETC_NGINX_STATE = (PROJECT / "molecule" / "shared" / "etc_nginx_state.py").read_text()
 
 
 def etc_nginx_state(host: Any) -> dict[str, Any]:

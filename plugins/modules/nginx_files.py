@@ -66,6 +66,21 @@ options:
       name:
         description: What the link belongs to, as for a file's O(files[].name).
         type: str
+  remove:
+    description:
+      - Files and links to remove, after the files and links above are written (the role's own files that it no
+        longer declares, from its manifest). A path that is already gone is fine; a directory is refused.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the file or link.
+        type: path
+        required: true
+      name:
+        description: What the path belonged to; returned in RV(removed_names) when it is removed.
+        type: str
 attributes:
   check_mode:
     support: full
@@ -120,8 +135,19 @@ changed_names:
   type: list
   elements: str
   sample: ["api"]
+removed_files:
+  description: The paths of O(remove) that were removed (that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+removed_names:
+  description: The O(remove[].name) of the removed paths, each once, in the order first given.
+  returned: always
+  type: list
+  elements: str
+  sample: ["vhost old-api"]
 diff:
-  description: One entry per changed path, as C(--diff) shows it.
+  description: One entry per changed or removed path, as C(--diff) shows it.
   returned: when diff mode is on
   type: list
   elements: dict
@@ -259,6 +285,25 @@ def _link(change: dict) -> None:
             os.unlink(tmp)
 
 
+def _removal(spec: dict, written: set) -> dict | None:
+    """What removing one path means: None when it is already gone, else its diff (content or link target)."""
+    path = spec["path"]
+    if path in written:
+        raise ValueError(f"{path} is both written and removed")
+    if not os.path.lexists(path):
+        return None
+    if os.path.islink(path):
+        before = {"path": path, "src": os.readlink(path)}
+    elif os.path.isdir(path):
+        raise ValueError(f"{path} is a directory; not removing it")
+    else:
+        with open(path, "rb") as handle:
+            before = handle.read().decode("utf-8", errors="replace")
+    after = {"path": path, "src": None} if isinstance(before, dict) else ""
+    return {"path": path, "diff": {"before": before, "after": after, "before_header": path,
+                                   "after_header": f"{path} (removed)"}}
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -281,16 +326,22 @@ def main() -> None:
                     "name": {"type": "str"},
                 },
             },
+            "remove": {
+                "type": "list", "elements": "dict", "default": [],
+                "options": {"path": {"type": "path", "required": True}, "name": {"type": "str"}},
+            },
         },
         supports_check_mode=True,
     )
-    files, links = module.params["files"], module.params["links"]
-    relative = [item["path"] for item in files + links if not os.path.isabs(item["path"])]
+    files, links, removals = module.params["files"], module.params["links"], module.params["remove"]
+    relative = [item["path"] for item in files + links + removals if not os.path.isabs(item["path"])]
     if relative:
         module.fail_json(msg=f"nginx_files: {relative!r} are not absolute paths")
 
     changed_files: list[str] = []
     changed_names: list[str] = []
+    removed_files: list[str] = []
+    removed_names: list[str] = []
     diffs: list[dict] = []
 
     def changed(spec: dict, path: str) -> None:
@@ -317,11 +368,24 @@ def main() -> None:
             diffs.append({"before": {"path": change["path"], "src": change["old"]},
                           "after": {"path": change["path"], "src": change["src"]},
                           "before_header": change["path"], "after_header": change["path"]})
+        written = {item["path"] for item in files + links}
+        for spec in removals:
+            change = _removal(spec, written)
+            if change is None:
+                continue
+            if not module.check_mode:
+                os.unlink(change["path"])
+            removed_files.append(change["path"])
+            if spec.get("name") is not None and spec["name"] not in removed_names:
+                removed_names.append(spec["name"])
+            diffs.append(change["diff"])
     except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"nginx_files: {exc}", changed=bool(changed_files), changed_files=changed_files,
-                         changed_names=changed_names)
+        module.fail_json(msg=f"nginx_files: {exc}", changed=bool(changed_files or removed_files),
+                         changed_files=changed_files, changed_names=changed_names, removed_files=removed_files,
+                         removed_names=removed_names)
 
-    result = {"changed": bool(changed_files), "changed_files": changed_files, "changed_names": changed_names}
+    result = {"changed": bool(changed_files or removed_files), "changed_files": changed_files,
+              "changed_names": changed_names, "removed_files": removed_files, "removed_names": removed_names}
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)

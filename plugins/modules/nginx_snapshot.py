@@ -76,98 +76,26 @@ restored:
 import json
 import os
 import shutil
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wsproxy.nginx.plugins.module_utils.file_state import put_back_all, record
 
 MANIFEST = "manifest.json"
-
-
-def _record(path: str, index: int, snapshot: str) -> dict:
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return {"path": path, "kind": "missing"}
-    if stat.S_ISLNK(info.st_mode):
-        return {"path": path, "kind": "link", "target": os.readlink(path)}
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{path} is neither a regular file nor a symbolic link")
-    copy = os.path.join(snapshot, f"{index}.data")
-    shutil.copyfile(path, copy)
-    return {"path": path, "kind": "file", "copy": copy, "mode": stat.S_IMODE(info.st_mode),
-            "uid": info.st_uid, "gid": info.st_gid}
 
 
 def save(paths: list[str], snapshot: str) -> list[dict]:
     shutil.rmtree(snapshot, ignore_errors=True)
     os.makedirs(snapshot, mode=0o700)
-    entries = [_record(path, index, snapshot) for index, path in enumerate(paths)]
+    entries = [record(path, os.path.join(snapshot, f"{index}.data")) for index, path in enumerate(paths)]
     with open(os.path.join(snapshot, MANIFEST), "w", encoding="utf-8") as handle:
         json.dump(entries, handle)
     return entries
 
 
-def _same_file(path: str, entry: dict) -> bool:
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != entry["mode"]:
-        return False
-    if (info.st_uid, info.st_gid) != (entry["uid"], entry["gid"]):
-        return False
-    with open(path, "rb") as now, open(entry["copy"], "rb") as then:
-        return now.read() == then.read()
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        raise ValueError(f"{path} is now a directory; not removing it")
-    os.unlink(path)
-
-
-def _restore_entry(entry: dict) -> bool:
-    """Put one path back; True when something had to change."""
-    path = entry["path"]
-    if entry["kind"] == "missing":
-        if os.path.lexists(path):
-            _remove(path)
-            return True
-        return False
-    if entry["kind"] == "link":
-        if os.path.islink(path) and os.readlink(path) == entry["target"]:
-            return False
-        if os.path.lexists(path):
-            _remove(path)
-        os.symlink(entry["target"], path)
-        return True
-    if _same_file(path, entry):
-        return False
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wsproxy-restore-")
-    try:
-        with os.fdopen(fd, "wb") as out, open(entry["copy"], "rb") as src:
-            shutil.copyfileobj(src, out)
-        os.chown(tmp, entry["uid"], entry["gid"])
-        os.chmod(tmp, entry["mode"])
-        if os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path)):
-            _remove(path)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return True
-
-
 def restore(snapshot: str) -> tuple[list[dict], list[str]]:
     with open(os.path.join(snapshot, MANIFEST), encoding="utf-8") as handle:
         entries = json.load(handle)
-    # Files and links first, removals last: a link may point at a file restored before it.
-    ordered = [e for e in entries if e["kind"] != "missing"] + [e for e in entries if e["kind"] == "missing"]
-    changed = [entry["path"] for entry in ordered if _restore_entry(entry)]
-    return entries, changed
+    return entries, put_back_all(entries)
 
 
 def main() -> None:

@@ -720,3 +720,17 @@ def check_bases(items: list[dict[str, Any]], base_of: Mapping[str, str], what: s
                 f"'_', and nginx ignores letter case there); set name on one of the two {what} so that they differ "
                 f"in a letter or digit"
             )
+
+
+STATES = ("present", "absent")
+
+
+def declared(value: object, where: str) -> bool:
+    """Whether a vhost or snippet entry is declared (``state: present``, the default) rather than retired
+    (``state: absent``: the role removes what it wrote for it and checks nothing else of the entry)."""
+    if isinstance(value, Mapping) and "state" in value:
+        state = value["state"]
+        if state not in STATES:
+            raise ConfigError(f"{where}.state: {state!r} is not one of {', '.join(STATES)}")
+        return state == "present"
+    return True

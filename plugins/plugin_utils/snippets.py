@@ -32,6 +32,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils._normalise import (
     assign_upstreams,
     check_bases,
     check_keys,
+    declared,
     mapping,
     normalise_locations,
     parse_defaults,
@@ -43,7 +44,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import Config
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.locations import routing_problems
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import validate_token
 
-SNIPPET_KEYS = ("name", "locations")
+SNIPPET_KEYS = ("name", "locations", "state")
 
 
 def _snippet(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any], str]:
@@ -77,7 +78,8 @@ def _snippet(value: object, where: str, settings: Defaults) -> tuple[dict[str, A
 def snippet_files(snippet: dict[str, Any], layout: Layout) -> dict[str, Any]:
     """The file a normalised snippet owns on this OS layout: ``conf``, ``<snippet_dir>/websocket_proxy_<name>.conf``
     (the path a hand-written server block includes)."""
-    return {"conf": f"{layout.snippet_dir}/websocket_proxy_{snippet['name']}.conf"}
+    conf = f"{layout.snippet_dir}/websocket_proxy_{snippet['name']}.conf"
+    return {"conf": conf, "owned": [{"path": conf, "name": f"snippet {snippet['name']}"}]}
 
 
 def websocket_snippets(
@@ -93,6 +95,8 @@ def websocket_snippets(
     names: dict[str, str] = {}
     for index, item in enumerate(items):
         where = f"{name}[{index}]"
+        if not declared(item, where):
+            continue
         snippet, bases[where] = _snippet(item, where, settings)
         key = snippet["name"].lower()
         if key in names:

@@ -27,6 +27,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils._normalise import (
     boolean,
     check_bases,
     check_keys,
+    declared,
     int_between,
     mapping,
     normalise_locations,
@@ -49,6 +50,7 @@ VHOST_KEYS = (
     "hsts_max_age",
     "hsts_include_subdomains",
     "redirect_http",
+    "state",
 )
 TLS_KEYS = ("certificate", "certificate_key", "http2", "chain")
 
@@ -296,9 +298,12 @@ def vhost_files(vhost: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     if layout.vhost_enabled_dir is not None:
         link = {"path": f"{layout.vhost_enabled_dir}/{vhost['name']}.conf", "src": conf, "name": vhost["source"]}
     tls = vhost["tls"] or {}
+    owner = f"vhost {vhost['name']}"
     return {
         "conf": conf,
         "link": link,
+        # For the role's manifest: every path this vhost owns, and whose it is.
+        "owned": [{"path": conf, "name": owner}] + ([{"path": link["path"], "name": owner}] if link else []),
         "tls": [
             {
                 "path": tls[key],
@@ -321,6 +326,8 @@ def websocket_vhosts(
     result = []
     bases = {}
     for index, item in enumerate(items):
+        if not declared(item, f"{name}[{index}]"):
+            continue
         vhost, bases[f"{name}[{index}]"] = _vhost(item, f"{name}[{index}]", settings)
         result.append(vhost)
     _across(result)

@@ -138,7 +138,7 @@ BAD: list[tuple[Any, dict[str, Any], str]] = [
     (
         [snippet(server_name="a.example.com")],
         DEFAULTS,
-        f"{S}[0]: unknown key 'server_name' (accepted keys: name, locations)",
+        f"{S}[0]: unknown key 'server_name' (accepted keys: name, locations, state)",
     ),
     (
         [{"locations": [{"backend": "b:1"}]}],
@@ -237,5 +237,15 @@ def test_files_on_a_layout() -> None:
         "snippet_dir": "/etc/nginx/snippets",
     }
     [result] = FILTER([snippet()], DEFAULTS, layout=layout)
-    assert result["files"] == {"conf": "/etc/nginx/snippets/websocket_proxy_api-calls.conf"}
+    conf = "/etc/nginx/snippets/websocket_proxy_api-calls.conf"
+    assert result["files"] == {"conf": conf, "owned": [{"path": conf, "name": "snippet api-calls"}]}
     assert "files" not in websocket_snippets([snippet()], DEFAULTS)[0]
+
+
+def test_a_retired_snippet_is_not_declared_and_nothing_else_of_it_is_checked() -> None:
+    retired = {"name": "old", "state": "absent", "locations": "not even a list"}
+    assert [s["name"] for s in FILTER([snippet(), retired], DEFAULTS)] == ["api-calls"]
+    with pytest.raises(
+        AnsibleFilterError, match=r"websocket_proxy_snippets\[0\]\.state: 'gone' is not one of present, absent"
+    ):
+        FILTER([{"name": "x", "state": "gone"}], DEFAULTS)

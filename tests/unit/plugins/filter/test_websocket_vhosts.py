@@ -745,6 +745,10 @@ def test_files_on_the_debian_and_redhat_layouts() -> None:
             "name": f"{V}[0]",
         },
         "tls": [],
+        "owned": [
+            {"path": "/etc/nginx/sites-available/api-calls.conf", "name": "vhost api-calls"},
+            {"path": "/etc/nginx/sites-enabled/api-calls.conf", "name": "vhost api-calls"},
+        ],
     }
     assert secure["files"]["tls"] == [
         {
@@ -758,7 +762,13 @@ def test_files_on_the_debian_and_redhat_layouts() -> None:
         {"path": "/etc/ssl/ca.pem", "missing": f'{V}[1].tls.chain: "/etc/ssl/ca.pem" does not exist or is a folder'},
     ]
     [redhat] = websocket_vhosts([seed()], DEFAULTS, layout=REDHAT)
-    assert redhat["files"] == {"conf": "/etc/nginx/conf.d/vhost-api-calls.conf", "link": None, "tls": []}
+    conf = "/etc/nginx/conf.d/vhost-api-calls.conf"
+    assert redhat["files"] == {
+        "conf": conf,
+        "link": None,
+        "tls": [],
+        "owned": [{"path": conf, "name": "vhost api-calls"}],
+    }
     # the rest of the vhost is as without a layout
     assert {k: v for k, v in plain.items() if k != "files"} == websocket_vhosts([seed()], DEFAULTS)[0]
 
@@ -766,3 +776,13 @@ def test_files_on_the_debian_and_redhat_layouts() -> None:
 def test_a_bad_layout_is_named() -> None:
     with pytest.raises(AnsibleFilterError, match=r"^websocket_proxy_vhosts layout.vhost_dir: missing"):
         FILTER([seed()], DEFAULTS, layout={k: v for k, v in DEBIAN.items() if k != "vhost_dir"})
+
+
+def test_a_retired_vhost_is_not_declared_and_nothing_else_of_it_is_checked() -> None:
+    retired = {"server_name": "old.example.com", "state": "absent"}
+    assert [v["name"] for v in FILTER([seed(), retired], DEFAULTS)] == ["api-calls"]
+    assert [v["name"] for v in FILTER([seed(state="present")], DEFAULTS)] == ["api-calls"]
+    with pytest.raises(
+        AnsibleFilterError, match=r"websocket_proxy_vhosts\[0\]\.state: 'off' is not one of present, absent"
+    ):
+        FILTER([seed(state="off")], DEFAULTS)

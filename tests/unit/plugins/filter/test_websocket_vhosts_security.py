@@ -366,7 +366,7 @@ BAD: list[tuple[Any, str]] = [
     (
         [vhost(hsts=True)],
         f"{V}[0]: unknown key 'hsts' (accepted keys: server_name, name, listen, default_server, tls, locations, "
-        f"hsts_max_age, hsts_include_subdomains, redirect_http)",
+        f"hsts_max_age, hsts_include_subdomains, redirect_http, state)",
     ),
 ]
 

@@ -26,8 +26,9 @@ ADMIN = "server {\n    listen 8080;\n    server_name admin.example.test;\n}\n"
 def run_module(args: dict, check_mode: bool = False, diff: bool = False) -> dict:
     payload = json.dumps({"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check_mode, "_ansible_diff": diff}})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    out = subprocess.run([sys.executable, str(MODULE)], input=payload, capture_output=True, text=True,
-                         env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, str(MODULE)], input=payload, capture_output=True, text=True, env=env, check=False
+    )
     try:
         return json.loads(out.stdout)
     except json.JSONDecodeError as exc:
@@ -66,8 +67,12 @@ def test_first_run_writes_every_file_and_link(etc):
 
     assert result["changed"] is True, result
     available, enabled = etc / "sites-available", etc / "sites-enabled"
-    assert result["changed_files"] == [str(available / "api.conf"), str(available / "admin.conf"),
-                                       str(enabled / "api.conf"), str(enabled / "admin.conf")]
+    assert result["changed_files"] == [
+        str(available / "api.conf"),
+        str(available / "admin.conf"),
+        str(enabled / "api.conf"),
+        str(enabled / "admin.conf"),
+    ]
     assert (available / "api.conf").read_text() == API
     assert (available / "admin.conf").read_text() == ADMIN
     for name in ("api.conf", "admin.conf"):
@@ -123,9 +128,14 @@ def test_a_wrong_mode_is_fixed_without_rewriting_the_file(etc):
     assert api.stat().st_mode & 0o7777 == 0o644
     assert api.stat().st_ino == inode
     assert api.read_text() == API
-    assert result["diff"] == [{"before": {"path": str(api), "mode": "0600", "owner": os.getuid(), "group": os.getgid()},
-                               "before_header": str(api), "after_header": str(api),
-                               "after": {"path": str(api), "mode": "0644", "owner": os.getuid(), "group": os.getgid()}}]
+    assert result["diff"] == [
+        {
+            "before": {"path": str(api), "mode": "0600", "owner": os.getuid(), "group": os.getgid()},
+            "before_header": str(api),
+            "after_header": str(api),
+            "after": {"path": str(api), "mode": "0644", "owner": os.getuid(), "group": os.getgid()},
+        }
+    ]
 
 
 def test_mode_may_be_the_number_yaml_reads_from_0640(etc):
@@ -145,20 +155,29 @@ def test_check_mode_reports_the_change_and_its_diff_and_writes_nothing(etc):
     result = run_module(args, check_mode=True, diff=True)
 
     assert result["changed"] is True
-    assert result["changed_files"] == [str(api), str(etc / "sites-available" / "new.conf"),
-                                       str(etc / "sites-enabled" / "admin.conf")]
+    assert result["changed_files"] == [
+        str(api),
+        str(etc / "sites-available" / "new.conf"),
+        str(etc / "sites-enabled" / "admin.conf"),
+    ]
     assert {p: identity(p) for d in ("sites-available", "sites-enabled") for p in (etc / d).iterdir()} == before
     assert api.read_text() == API
     assert not (etc / "sites-available" / "new.conf").exists()
     assert not os.path.lexists(etc / "sites-enabled" / "admin.conf")
 
     content_diff, new_diff, link_diff = result["diff"]
-    assert content_diff == {"before": API, "after": API.replace("listen 80;", "listen 81;"),
-                            "before_header": str(api), "after_header": str(api)}
+    assert content_diff == {
+        "before": API,
+        "after": API.replace("listen 80;", "listen 81;"),
+        "before_header": str(api),
+        "after_header": str(api),
+    }
     assert new_diff["before"] == "" and new_diff["after"] == "server { }\n"
     assert new_diff["before_header"].endswith("(absent)")
-    assert link_diff["after"] == {"path": str(etc / "sites-enabled" / "admin.conf"),
-                                  "src": str(etc / "sites-available" / "admin.conf")}
+    assert link_diff["after"] == {
+        "path": str(etc / "sites-enabled" / "admin.conf"),
+        "src": str(etc / "sites-available" / "admin.conf"),
+    }
     assert link_diff["before"]["src"] is None
 
 
@@ -219,8 +238,10 @@ def test_changed_names_are_the_names_of_what_changed_each_once_in_order(etc):
     result = run_module(args, check_mode=True)
     # the admin file changed, then api's link: names in the order their entries are given (files, then links)
     assert result["changed_names"] == ["admin", "api"]
-    assert result["changed_files"] == [str(etc / "sites-available" / "admin.conf"),
-                                       str(etc / "sites-enabled" / "api.conf")]
+    assert result["changed_files"] == [
+        str(etc / "sites-available" / "admin.conf"),
+        str(etc / "sites-enabled" / "api.conf"),
+    ]
 
 
 def test_no_change_no_names_and_unnamed_entries_are_left_out(etc):
@@ -230,3 +251,35 @@ def test_no_change_no_names_and_unnamed_entries_are_left_out(etc):
     result = run_module(args)
     assert result["changed_files"] == [str(etc / "sites-available" / "api.conf")]
     assert result["changed_names"] == []
+
+
+def test_remove_takes_files_and_links_away_and_says_whose_they_were(etc: Path) -> None:
+    assert run_module(site_args(etc))["changed"]
+    available, enabled = etc / "sites-available", etc / "sites-enabled"
+    remove = [
+        {"path": str(enabled / "admin.conf"), "name": "vhost admin"},
+        {"path": str(available / "admin.conf"), "name": "vhost admin"},
+        {"path": str(available / "gone.conf"), "name": "vhost gone"},
+    ]
+    keep = {"files": site_args(etc)["files"][:1], "links": site_args(etc)["links"][:1]}
+    checked = run_module({**keep, "remove": remove}, check_mode=True, diff=True)
+    assert checked["changed"] and checked["removed_names"] == ["vhost admin"]
+    assert [d["after_header"] for d in checked["diff"]] == [
+        f"{enabled / 'admin.conf'} (removed)",
+        f"{available / 'admin.conf'} (removed)",
+    ]
+    assert (available / "admin.conf").exists() and (enabled / "admin.conf").is_symlink()  # check mode: nothing
+    done = run_module({**keep, "remove": remove})
+    assert done["removed_files"] == [str(enabled / "admin.conf"), str(available / "admin.conf")]
+    assert not os.path.lexists(enabled / "admin.conf") and not (available / "admin.conf").exists()
+    assert (available / "api.conf").read_text() == API
+    again = run_module({**keep, "remove": remove})
+    assert not again["changed"] and again["removed_files"] == []
+
+
+def test_remove_refuses_a_directory_and_a_path_it_also_writes(etc: Path) -> None:
+    refused = run_module({"remove": [{"path": str(etc / "sites-enabled")}]})
+    assert refused["failed"] and "is a directory; not removing it" in refused["msg"]
+    api = site_args(etc)["files"][0]
+    both = run_module({"files": [api], "remove": [{"path": api["path"]}]})
+    assert both["failed"] and "is both written and removed" in both["msg"]
