@@ -12,16 +12,27 @@ import stat
 import tempfile
 
 
-def record(path: str, copy: str) -> dict:
-    """What ``path`` is now; a regular file's bytes are copied to ``copy``."""
+def kind(path: str) -> str:
+    """'missing', 'link' or 'file': what ``path`` is now (anything else is refused)."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        return {"path": path, "kind": "missing"}
+        return "missing"
     if stat.S_ISLNK(info.st_mode):
-        return {"path": path, "kind": "link", "target": os.readlink(path)}
+        return "link"
     if not stat.S_ISREG(info.st_mode):
         raise ValueError(f"{path} is neither a regular file nor a symbolic link")
+    return "file"
+
+
+def record(path: str, copy: str) -> dict:
+    """What ``path`` is now; a regular file's bytes are copied to ``copy``."""
+    found = kind(path)
+    if found == "missing":
+        return {"path": path, "kind": "missing"}
+    if found == "link":
+        return {"path": path, "kind": "link", "target": os.readlink(path)}
+    info = os.lstat(path)
     shutil.copyfile(path, copy)
     return {"path": path, "kind": "file", "copy": copy, "mode": stat.S_IMODE(info.st_mode),
             "uid": info.st_uid, "gid": info.st_gid}

@@ -102,7 +102,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.wsproxy.nginx.plugins.module_utils.file_state import put_back_all, record
+from ansible_collections.wsproxy.nginx.plugins.module_utils.file_state import kind, put_back_all, record
 
 MANIFEST = "manifest.json"
 ORIGINALS = "originals"
@@ -182,8 +182,9 @@ def main() -> None:
                 data["originals"].append(record(path, copy))
             data["owned"] = owned
             _store(directory, data)
-        elif changed:
-            data = {"owned": owned, "originals": data["originals"] + [{"path": p, "kind": "?"} for p in new_originals]}
+        elif changed:  # check mode: what would be kept, without keeping it
+            would_keep = [{"path": path, "kind": kind(path)} for path in new_originals]
+            data = {"owned": owned, "originals": data["originals"] + would_keep}
         module.exit_json(changed=changed, **_shown(data))
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"nginx_manifest ({state}): {exc}")

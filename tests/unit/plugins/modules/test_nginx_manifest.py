@@ -38,7 +38,9 @@ def test_present_records_owned_paths_and_keeps_each_original_once(tmp_path: Path
     site.symlink_to("/etc/nginx/sites-available/default")
     owned = [{"path": "/etc/nginx/sites-available/a.conf", "name": "vhost a"}, {"path": "/etc/nginx/conf.d/map.conf"}]
     args = {"dir": str(state), "state": "present", "owned": owned, "originals": [str(conf), str(site)]}
-    assert run_module(args, check_mode=True)["changed"] is True  # check mode reports the change ...
+    checked = run_module(args, check_mode=True)  # check mode reports the change ...
+    assert checked["changed"] is True
+    assert [(o["path"], o["kind"]) for o in checked["originals"]] == [(str(conf), "file"), (str(site), "link")]
     assert not state.exists()  # ... and writes nothing
     first = run_module(args)
     assert first["changed"]
