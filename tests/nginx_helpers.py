@@ -49,18 +49,14 @@ http {{
 }}
 """
 
-#: The role's WebSocket upgrade maps, as templates/websocket_map.conf.j2 writes them (its comments left out),
-#: for the http context: "Connection" is empty unless a WebSocket upgrade is asked for.
-ROLE_MAPS = """\
-map $http_upgrade $wsproxy_upgrade {
-    default             "";
-    "~*^websocket$"     websocket;
-}
-map $http_upgrade $connection_upgrade {
-    default             "";
-    "~*^websocket$"     upgrade;
-}
-"""
+#: The role's WebSocket upgrade maps, read from templates/websocket_map.conf.j2 (its static part, before the first
+#: Jinja block, without comments), for the http context: "Connection" is empty unless a WebSocket upgrade is asked for.
+_MAP_TEMPLATE = Path(__file__).resolve().parents[1] / "roles/websocket_proxy/templates/websocket_map.conf.j2"
+ROLE_MAPS = "".join(
+    line + "\n"
+    for line in _MAP_TEMPLATE.read_text(encoding="utf-8").split("{%", 1)[0].splitlines()
+    if line.strip() and not line.lstrip().startswith(("#", "{{"))
+)
 
 
 def nginx_binary() -> str:

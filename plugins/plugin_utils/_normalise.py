@@ -16,11 +16,13 @@ How a location reaches its backend (decided by :func:`_route`, in this order):
   http context's upstreams first, and a literal ``proxy_pass http://calls-backend:5006`` anywhere
   in that context (a hand-written vhost) makes one, statically resolved: then the resolver is
   never asked. Nothing the normalisers write makes one while a resolver is set.
-* upstream: the backend is a list (several servers), or ``upstream_keepalive`` > 0 and the
-  backend is a unix socket or http with an explicit port. proxy_pass names an ``upstream {}``
-  block (``http://wsproxy_api_calls_1``) that holds ``keepalive N`` (none when N is 0), so plain
-  requests reuse backend connections. Locations of one vhost with the same servers share one
-  block. A list is never dynamic: nginx resolves its names once, when it loads the config.
+* upstream: the backend is a list (several servers, each a string or a mapping with server parameters, see
+  :mod:`balance`) or one such mapping, or ``upstream_keepalive`` > 0 and the backend is a unix socket or http
+  with an explicit port. proxy_pass names an ``upstream {}`` block (``http://wsproxy_api_calls_1``) that holds
+  the location's balancing method, its servers and ``keepalive N`` (none when N is 0), so plain requests reuse
+  backend connections. Locations of one vhost with the same servers and method share one block. A list is never
+  dynamic: nginx resolves its names once, when it loads the config. With several servers, nginx tries the next
+  one when a server refuses the connection or times out (``failover``).
 * direct: anything else (https, ``upstream_keepalive`` 0, or a backend given with a scheme and
   no port, which may name an ``upstream {}`` block of the user's own): proxy_pass as written.
 
@@ -38,10 +40,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.balance import (
+    BALANCE_KEYS,
+    Server,
+    balance_directive,
+    check_servers,
+    parse_balance,
+    parse_server,
+)
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.checks import (
+    boolean,
+    check_keys,
+    int_between,
+    mapping,
+    sequence,
+)
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.duration import duration_ms, nginx_duration
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.locations import describe
-from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import ProxyTarget, parse_proxy_target
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import ProxyTarget
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import (
     Origin,
     nginx_size,
@@ -64,6 +81,7 @@ LOCATION_KEYS = (
     "read_timeout",
     "send_timeout",
     "connect_timeout",
+    *BALANCE_KEYS,
     *HANDSHAKE_KEYS,
     "client_max_body_size",
 )
@@ -126,30 +144,6 @@ class Defaults:
     hsts_max_age: int
 
 
-def mapping(value: object, where: str, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: {value!r} is not {what}")
-    return value
-
-
-def sequence(value: object, where: str, what: str) -> Sequence[Any]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise ConfigError(f"{where}: {value!r} is not {what}")
-    return value
-
-
-def check_keys(value: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
-    for key in value:
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key {key!r} (accepted keys: {', '.join(allowed)})")
-
-
-def boolean(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: {value!r} is not a boolean (true or false)")
-    return value
-
-
 def _defaults_prefix(name: str) -> str:
     """'websocket_proxy_vhosts' -> 'websocket_proxy_' (so errors name the role variable), else 'name defaults.'."""
     for suffix in ("vhosts", "snippets"):
@@ -165,15 +159,6 @@ def _keepalive(value: object, where: str) -> int:
         raise ConfigError(
             f"{where}: {value!r} is not a number of upstream keepalive connections ({KEEPALIVE_ACCEPTED})"
         )
-    return value
-
-
-def int_between(value: object, where: str, high: int, accepted: str) -> int:
-    """An integer 0-high; digit strings count (Ansible may template an int into one)."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-        raise ConfigError(f"{where}: {value!r} is not {accepted}")
     return value
 
 
@@ -356,46 +341,56 @@ def _server_key(address: str) -> str:
     return address if address.startswith("unix:") else address.lower()
 
 
-def _backends(value: object, where: str, allow_uri: bool) -> tuple[list[ProxyTarget], bool]:
-    """A backend or a non-empty list of them (the servers of one upstream): the parsed targets, and
-    whether a list was given."""
+def _backends(value: object, where: str, allow_uri: bool) -> tuple[list[Server], bool]:
+    """A backend or a non-empty list of them (the servers of one upstream, each a string or a mapping with
+    ``address`` and server parameters): the parsed servers, and whether they make an upstream (a list, or a
+    mapping: its parameters are upstream ``server`` parameters)."""
     if isinstance(value, str):
-        return [parse_proxy_target(value, where, allow_uri)], False
+        return [parse_server(value, where, allow_uri)], False
+    if isinstance(value, Mapping):
+        return [parse_server(value, where, allow_uri)], True
     if isinstance(value, bytes) or not isinstance(value, Sequence):
         raise ConfigError(f"{where}: {value!r} is not a backend or a non-empty list of backends ({BACKEND_EXAMPLES})")
     if not value:
         raise ConfigError(f"{where}: the list is empty (give a backend or a non-empty list of backends)")
-    targets: list[ProxyTarget] = []
+    servers: list[Server] = []
     for index, item in enumerate(value):
         label = f"{where}[{index}]"
-        target = parse_proxy_target(item, label, allow_uri)
-        if targets:
-            first = targets[0]
+        server = parse_server(item, label, allow_uri)
+        target = server.target
+        shown = _shown(item)
+        if servers:
+            first = servers[0].target
             if target.scheme != first.scheme:
                 raise ConfigError(
-                    f"{label}: {item!r} is {target.scheme} but {where}[0] {value[0]!r} is {first.scheme}; "
+                    f"{label}: {shown!r} is {target.scheme} but {where}[0] {_shown(value[0])!r} is {first.scheme}; "
                     f"the servers of one upstream share one proxy_pass, so give them all the same scheme"
                 )
             if target.uri != first.uri:
                 raise ConfigError(
-                    f"{label}: {item!r} has the URI part {target.uri or 'none'!r} but {where}[0] {value[0]!r} has "
-                    f"{first.uri or 'none'!r}; the servers of one upstream share one proxy_pass, so give them all "
-                    f"the same URI part (or none)"
+                    f"{label}: {shown!r} has the URI part {target.uri or 'none'!r} but {where}[0] "
+                    f"{_shown(value[0])!r} has {first.uri or 'none'!r}; the servers of one upstream share one "
+                    f"proxy_pass, so give them all the same URI part (or none)"
                 )
-        for other, seen in enumerate(targets):
-            if _server_key(seen.address) == _server_key(target.address):
+        for other, seen in enumerate(servers):
+            if _server_key(seen.target.address) == _server_key(target.address):
                 raise ConfigError(
-                    f"{label}: {item!r} is listed twice (the same server as {where}[{other}] {value[other]!r})"
+                    f"{label}: {shown!r} is listed twice (the same server as {where}[{other}] {_shown(value[other])!r})"
                 )
-        targets.append(target)
-    if targets[0].scheme == "https":
+        servers.append(server)
+    if servers[0].target.scheme == "https":
         raise ConfigError(
-            f"{where}: {list(value)!r} is a list of https backends; a list becomes an nginx upstream block, and "
-            f"an https upstream needs proxy_ssl_name (and proxy_ssl_server_name) to send and check the backend's "
-            f"own server name instead of the upstream's, which this role does not write; give a single https "
-            f"backend instead"
+            f"{where}: {[_shown(item) for item in value]!r} is a list of https backends; a list becomes an nginx "
+            f"upstream block, and an https upstream needs proxy_ssl_name (and proxy_ssl_server_name) to send and "
+            f"check the backend's own server name instead of the upstream's, which this role does not write; give "
+            f"a single https backend instead"
         )
-    return targets, True
+    return servers, True
+
+
+def _shown(item: object) -> object:
+    """A backend as errors show it: the string, or a mapping's address."""
+    return item.get("address", item) if isinstance(item, Mapping) else item
 
 
 def _is_dns_name(target: ProxyTarget) -> bool:
@@ -413,18 +408,27 @@ def _is_dns_name(target: ProxyTarget) -> bool:
 
 
 def _route(
-    targets: list[ProxyTarget], is_list: bool, raw: object, where: str, path: str, settings: Defaults, snippet: bool
+    servers: list[Server],
+    is_list: bool,
+    raw: object,
+    where: str,
+    path: str,
+    settings: Defaults,
+    snippet: bool,
+    balance: str | None,
 ) -> dict[str, Any]:
-    """How the location reaches its backend (see the module docstring). ``_servers`` is set for an
-    upstream; :func:`assign_upstreams` turns it into the upstream's name."""
-    first = targets[0]
+    """How the location reaches its backend (see the module docstring). ``_servers`` and ``_balance`` are set
+    for an upstream; :func:`assign_upstreams` turns them into the upstream's name."""
+    first = servers[0].target
     route: dict[str, Any] = {
         "proxy_pass": first.proxy_pass,
         "dynamic": False,
         "proxy_pass_variable": None,
         "resolver": None,
         "resolver_valid": None,
+        "failover": False,
         "_servers": None,
+        "_balance": None,
     }
     if settings.resolver and not is_list and _is_dns_name(first):
         if first.uri:
@@ -441,7 +445,9 @@ def _route(
         return route
     keepalive_ok = first.scheme == "http" and (first.unix_path is not None or first.explicit_port)
     if is_list or (settings.upstream_keepalive > 0 and keepalive_ok):
-        route["_servers"] = [target.address for target in targets]
+        route["_servers"] = [server.to_dict() for server in servers]
+        route["_balance"] = balance
+        route["failover"] = len(servers) > 1
     return route
 
 
@@ -578,19 +584,22 @@ def normalise_locations(
             if "client_max_body_size" in location
             else settings.client_max_body_size
         )
+        method, hash_key = parse_balance(location, source)
+        balance = balance_directive(method, hash_key)
         entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
         prefix_websocket = websocket
         if endpoints:
             regex = ws_path_regex(endpoints, path, f"{source}.websocket_endpoints")
-            targets, is_list = _backends(backend, f"{source}.backend", allow_uri=False)
-            route = _route(targets, is_list, backend, f"{source}.backend", regex, settings, snippet)
+            servers, is_list = _backends(backend, f"{source}.backend", allow_uri=False)
+            route = _route(servers, is_list, backend, f"{source}.backend", regex, settings, snippet, balance)
             entries.append(({"modifier": "~", "path": regex, "websocket": True}, route))
             uris.extend(endpoint_uris(endpoints, path))
             prefix_websocket = False  # the regex serves the endpoints; the prefix is plain
         elif websocket:
             uris.append(path)
-        targets, is_list = _backends(backend, f"{source}.backend", allow_uri=True)
-        route = _route(targets, is_list, backend, f"{source}.backend", path, settings, snippet)
+        servers, is_list = _backends(backend, f"{source}.backend", allow_uri=True)
+        check_servers(method, servers, f"{source}.backend")
+        route = _route(servers, is_list, backend, f"{source}.backend", path, settings, snippet, balance)
         entries.append(({"modifier": "", "path": path, "websocket": prefix_websocket}, route))
         for head, entry_route in entries:
             # Keys in the order the template reads them; assign_upstreams fills in "upstream" from "_servers".
@@ -601,6 +610,8 @@ def normalise_locations(
                 "websocket": head["websocket"],
                 **times,
                 "source": source,
+                "balance": method,
+                "hash_key": hash_key,
                 "upstream": None,
                 **entry_route,
                 "client_max_body_size": body_size,
@@ -631,20 +642,28 @@ def upstream_base(prefix: str, name: str) -> str:
 
 
 def assign_upstreams(locations: list[dict[str, Any]], base: str, keepalive: int) -> list[dict[str, Any]]:
-    """Name one upstream per distinct server list (``base_1``, ``base_2``, ... in order of first use), point
-    each location's proxy_pass at it, and return the upstreams. Removes the locations' ``_servers``."""
+    """Name one upstream per distinct set of servers and balancing method (``base_1``, ``base_2``, ... in order of
+    first use), point each location's proxy_pass at it, and return the upstreams. Removes the locations'
+    ``_servers`` and ``_balance``.
+
+    An upstream of several servers gets a shared memory ``zone``: the workers then share which servers failed
+    (max_fails, fail_timeout) and, for least_conn, how many connections each server holds."""
     upstreams: list[dict[str, Any]] = []
-    by_servers: dict[tuple[str, ...], dict[str, Any]] = {}
+    by_servers: dict[tuple[Any, ...], dict[str, Any]] = {}
     for location in locations:
         servers = location.pop("_servers")
+        balance = location.pop("_balance")
         if servers is None:
             location["upstream"] = None
             continue
-        key = tuple(sorted(_server_key(server) for server in servers))
+        key = (balance, *sorted((_server_key(server["address"]), server["parameters"]) for server in servers))
         upstream = by_servers.get(key)
         if upstream is None:
+            name = f"{base}_{len(upstreams) + 1}"
             upstream = {
-                "name": f"{base}_{len(upstreams) + 1}",
+                "name": name,
+                "balance": balance,
+                "zone": name if len(servers) > 1 else None,
                 "servers": list(servers),
                 "keepalive": keepalive,
                 "source": f"{location['source']}.backend",

@@ -112,8 +112,17 @@ def proxy_headers(blocks: Sequence[Sequence[Directive]]) -> list[Directive]:
     return []
 
 
+#: The request variables of a browser's WebSocket handshake (Firefox's Connection header), as maps read them.
+HANDSHAKE = {
+    "http_upgrade": "websocket",
+    "http_connection": "keep-alive, Upgrade",
+    "request_method": "GET",
+    "server_protocol": "HTTP/1.1",
+}
+
+
 class Resolver:
-    """What a header value becomes for a WebSocket handshake (``Upgrade: websocket``), through the maps.
+    """What a header value becomes for a WebSocket handshake (:data:`HANDSHAKE`), through the maps.
 
     ``value`` returns the string, or None when it depends on something the doctor cannot know.
     ``used`` collects the map variables the answer came through."""
@@ -140,8 +149,8 @@ class Resolver:
         return None if unknown else out
 
     def variable(self, name: str, depth: int) -> str | None:
-        if name == "http_upgrade":
-            return "websocket"
+        if name in HANDSHAKE:
+            return HANDSHAKE[name]
         definitions = self.maps.get(name)
         if not definitions:
             return None

@@ -64,7 +64,9 @@ def _backend_targets(vhost: Mapping[str, Any], location: Mapping[str, Any]) -> l
     if upstream:
         for item in vhost.get("upstreams") or []:
             if item.get("name") == upstream:
-                return [parse_proxy_target(server, where, allow_uri=False) for server in item.get("servers", [])]
+                return [
+                    parse_proxy_target(server["address"], where, allow_uri=False) for server in item.get("servers", [])
+                ]
     return [parse_proxy_target(location["proxy_pass"], where)]
 
 

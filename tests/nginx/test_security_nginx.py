@@ -4,7 +4,8 @@ The role's own preflight and templates (tests/unit/role/render.yml) write the co
 nginx serves it in front of tests/support/ws_backend.py (which would grant any Upgrade, h2c included, and logs
 every request it sees). Each test then attacks it: a handshake from a foreign Origin, one connection more than
 limit_conn (and the same from a second client address, 127.0.0.2), handshakes faster than handshake_rate, a body
-larger than client_max_body_size; and reads what every answer carries (HSTS, a Server header without version).
+larger than client_max_body_size; requests that may or may not open a tunnel (RFC 6455 section 4, RFC 9110 section
+7.8: method, version, Upgrade, Connection), and what every answer carries (HSTS, a Server header without version).
 """
 
 from __future__ import annotations
@@ -240,3 +241,83 @@ def test_no_nginx_version_in_the_server_header_or_error_pages(stack: Stack) -> N
     refused = handshake(stack, "/api/ws/x", "https://evil.example.net")
     assert refused.headers["server"] == "nginx"
     assert b"nginx/" not in refused.body
+
+
+# --------------------------------------------------------------------------- which requests may open a tunnel
+
+#: RFC 6455 section 4.1 and 4.2.1, RFC 9110 section 7.8: what a request must have for nginx to forward the upgrade.
+#: (name, method, version, Upgrade, Connection, forwarded as an upgrade?). Sec-WebSocket-Key and -Version are the
+#: backend's to check (it answers 400, or 426 with the version it speaks): nginx passes them either way.
+HANDSHAKE_RULES = [
+    ("valid", "GET", "HTTP/1.1", "websocket", "Upgrade", True),
+    ("firefox-connection-list", "GET", "HTTP/1.1", "websocket", "keep-alive, Upgrade", True),
+    ("letter-case", "GET", "HTTP/1.1", "WebSocket", "UPGRADE", True),
+    ("token-with-tab", "GET", "HTTP/1.1", "websocket", "Upgrade\t, x", True),
+    ("method-post", "POST", "HTTP/1.1", "websocket", "Upgrade", False),
+    ("method-put", "PUT", "HTTP/1.1", "websocket", "Upgrade", False),
+    ("http-1.0", "GET", "HTTP/1.0", "websocket", "Upgrade", False),
+    ("no-connection-header", "GET", "HTTP/1.1", "websocket", None, False),
+    ("connection-without-upgrade", "GET", "HTTP/1.1", "websocket", "keep-alive", False),
+    ("upgrade-inside-a-word", "GET", "HTTP/1.1", "websocket", "upgrades", False),
+    ("upgrade-in-the-upgrade-header", "GET", "HTTP/1.1", "websocket upgrade", None, False),
+    ("h2c", "GET", "HTTP/1.1", "h2c", "Upgrade, HTTP2-Settings", False),
+]
+
+
+def _raw_exchange(port: int, head: bytes, then: bytes = b"") -> bytes:
+    """Send a request head (and, after the answer, ``then``); everything nginx sends until it closes or 1 s passes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)
+        received = b""
+        sock.settimeout(1)
+        try:
+            while b"\r\n\r\n" not in received:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return received
+                received += chunk
+            if then:
+                sock.sendall(then)
+            while chunk := sock.recv(4096):
+                received += chunk
+        except (TimeoutError, ConnectionResetError, BrokenPipeError):
+            pass  # no tunnel: nginx answered and may have closed the connection (HTTP/1.0)
+    return received
+
+
+@pytest.mark.parametrize(("name", "method", "version", "upgrade", "connection", "tunnel"), HANDSHAKE_RULES)
+def test_only_a_handshake_the_rfcs_allow_is_forwarded_as_an_upgrade(
+    stack: Stack, name: str, method: str, version: str, upgrade: str, connection: str | None, tunnel: bool
+) -> None:
+    """The backend (--naive-upgrade) would switch protocols for any Upgrade it gets: only nginx decides here."""
+    path = f"/api/ws/rule-{name}-{uuid.uuid4().hex[:8]}"
+    lines = [f"{method} {path} {version}", f"Host: 127.0.0.1:{stack.port}", f"Upgrade: {upgrade}"]
+    if connection is not None:
+        lines.append(f"Connection: {connection}")
+    lines += [f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}", "Sec-WebSocket-Version: 13"]
+    if method != "GET":
+        lines.append("Content-Length: 0")
+    # A masked text frame "ping": echoed only through a tunnel.
+    frame = bytes([0x81, 0x84, 1, 2, 3, 4]) + bytes(b ^ m for b, m in zip(b"ping", b"\x01\x02\x03\x04", strict=True))
+    answer = _raw_exchange(stack.port, ("\r\n".join(lines) + "\r\n\r\n").encode(), frame)
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
+    time.sleep(0.05)
+    [seen] = [entry for entry in stack.seen() if entry["path"] == path]
+    if tunnel:
+        assert status == 101 and answer.endswith(b"\x81\x04ping"), answer
+        assert (seen["headers"]["upgrade"], seen["headers"]["connection"]) == ("websocket", "upgrade"), seen
+    else:
+        assert status not in (None, 101) and b"ping" not in answer, answer
+        # The backend got a plain request: no Upgrade, no Connection: upgrade.
+        assert not seen["headers"]["upgrade"] and "upgrade" not in (seen["headers"]["connection"] or ""), seen
+        assert seen["outcome"] != "naive-upgrade", seen
+
+
+def test_without_a_host_header_nginx_answers_400_and_the_backend_sees_nothing(stack: Stack) -> None:
+    """RFC 9110 7.2 and RFC 6455 4.1: an HTTP/1.1 request, a handshake included, must carry Host."""
+    before = len(stack.seen())
+    head = b"GET /api/ws/no-host HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    head += b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    assert _raw_exchange(stack.port, head).startswith(b"HTTP/1.1 400 ")
+    time.sleep(0.05)
+    assert len(stack.seen()) == before

@@ -8,11 +8,15 @@ a snippet's location, ``set $wsproxy_backend`` for a dynamic location) and nginx
   plain location and through a WebSocket location alike; without keepalive they open one each;
 - a dynamic backend: nginx loads a config whose backend name does not resolve (while the static form fails
   ``nginx -t``), and follows a DNS change of the name without a reload;
-- snippet mode: the location file included in a hand-written server block, the upstreams in the http context.
+- snippet mode: the location file included in a hand-written server block, the upstreams in the http context;
+- replicas: weights split requests 3:1, ip_hash and hash keep each client address on one server and use both,
+  a dead server is skipped (failover), a backup serves only when the primary is dead, and a request that
+  reached a server that then failed is retried elsewhere only when it is idempotent (GET, not POST).
 """
 
 from __future__ import annotations
 
+import http.client
 import socket
 import struct
 import textwrap
@@ -24,10 +28,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.snippets import websocket_snippets
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
 from nginx_helpers import ROLE_MAPS, Client, assert_nginx_accepts, assert_nginx_refuses, free_port, running_nginx
 
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[2] / "roles/websocket_proxy/templates"),
+    keep_trailing_newline=True,
+)
 DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s"}
 REQUESTS = 200
 
@@ -36,13 +45,8 @@ MAPS = textwrap.indent(ROLE_MAPS, "    ")
 
 
 def render_upstreams(upstreams: list[dict[str, Any]]) -> str:
-    """What the templates write in the http context: one block per upstream, no keepalive line for 0."""
-    blocks = []
-    for upstream in upstreams:
-        servers = "".join(f"        server {server};\n" for server in upstream["servers"])
-        keepalive = f"        keepalive {upstream['keepalive']};\n" if upstream["keepalive"] else ""
-        blocks.append(f"    upstream {upstream['name']} {{\n{servers}{keepalive}    }}\n")
-    return "".join(blocks)
+    """The upstream blocks of the http context, by the role's own template (upstreams.conf.j2 is plain Jinja)."""
+    return textwrap.indent(_TEMPLATES.get_template("upstreams.conf.j2").render(upstreams=upstreams), "    ")
 
 
 def render_location(location: dict[str, Any]) -> str:
@@ -55,6 +59,8 @@ def render_location(location: dict[str, Any]) -> str:
         lines.append(f'            set $wsproxy_backend "{location["proxy_pass_variable"]}";')
     lines.append(f"            proxy_pass {location['proxy_pass']};")
     lines.append("            proxy_http_version 1.1;")
+    if location["failover"]:
+        lines.append("            proxy_next_upstream error timeout;")
     if location["websocket"]:
         lines.append("            proxy_set_header Upgrade $wsproxy_upgrade;")
         lines.append("            proxy_set_header Connection $connection_upgrade;")
@@ -85,6 +91,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.server.lock:  # type: ignore[attr-defined]
             self.server.connections += 1  # type: ignore[attr-defined]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
 
     def do_GET(self) -> None:
         body = self.server.answer or self.path.encode()  # type: ignore[attr-defined]
@@ -363,3 +373,88 @@ def test_resolver_forms_and_long_names_in_nginx(tmp_path: Path) -> None:
             vhosts, {**DEFAULTS, "upstream_keepalive": 10000, "resolver": resolver, "resolver_valid": valid}
         )
         assert_nginx_accepts(tmp_path, MAPS + "".join(render_vhost(v, port) for v in result))
+
+
+# --------------------------------------------------------------------------- replicas: balance, failover
+
+
+@contextmanager
+def dropper() -> Iterator[tuple[int, list[str]]]:
+    """A server that reads a request head and closes without answering: its port, and the methods it saw."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[str] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _peer = listener.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head and (chunk := conn.recv(4096)):
+                    head += chunk
+                seen.append(head.split(b" ", 1)[0].decode())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], seen
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+def _ask(port: int, path: str, method: str = "GET", source: str = "127.0.0.1") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    try:
+        conn.request(method, path, body=b"" if method == "POST" else None, headers={"Host": "replicas.test"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_replicas_balance_fail_over_and_never_replay_a_post(tmp_path: Path) -> None:
+    dead = free_port()  # nothing listens: connection refused
+    with backend(answer=b"one") as one, backend(answer=b"two") as two, dropper() as (drop, dropped):
+        a, b = (f"127.0.0.1:{server.server_address[1]}" for server in (one, two))
+        locations = [
+            {"path": "/weights/", "backend": [{"address": a, "weight": 3}, b], "websocket": False},
+            {"path": "/ip-hash/", "backend": [a, b], "balance": "ip_hash", "websocket": False},
+            {"path": "/hash/", "backend": [a, b], "balance": "hash", "hash_key": "$remote_addr", "websocket": False},
+            {"path": "/failover/", "backend": [f"127.0.0.1:{dead}", a], "websocket": False},
+            {"path": "/backup/", "backend": [a, {"address": b, "backup": True}], "websocket": False},
+            {"path": "/standby/", "backend": [f"127.0.0.1:{dead}", {"address": b, "backup": True}], "websocket": False},
+            # max_fails 0: the dropping server is never skipped, so every other request meets it.
+            {"path": "/replay/", "backend": [{"address": f"127.0.0.1:{drop}", "max_fails": 0}, b], "websocket": False},
+        ]
+        [vhost] = websocket_vhosts([{"server_name": "replicas.test", "locations": locations}], DEFAULTS)
+        port = free_port()
+        with running_nginx(tmp_path, MAPS + render_vhost(vhost, port), port):
+            # Weighted round robin is exact in one worker: 3 of every 4 requests to the weight-3 server.
+            answers = [_ask(port, "/weights/x")[1] for _ in range(400)]
+            assert (answers.count(b"one"), answers.count(b"two")) == (300, 100)
+            # Sticky: each client address always gets the same server, and the addresses use both. ip_hash
+            # keys on the first three octets of an IPv4 address, so the clients differ in the third one.
+            for path in ("/ip-hash/x", "/hash/x"):
+                chosen = {}
+                for third in range(1, 13):
+                    source = f"127.0.{third}.1"
+                    got = {_ask(port, path, source=source)[1] for _ in range(5)}
+                    assert len(got) == 1, (path, source, got)
+                    chosen[source] = got.pop()
+                assert set(chosen.values()) == {b"one", b"two"}, (path, chosen)
+            # A dead server is tried, fails (connection refused), and the request goes to the other one.
+            assert {_ask(port, "/failover/x") for _ in range(20)} == {(200, b"one")}
+            # A backup server gets nothing while the primary lives, and everything when it is dead.
+            assert {_ask(port, "/backup/x") for _ in range(10)} == {(200, b"one")}
+            assert {_ask(port, "/standby/x") for _ in range(10)} == {(200, b"two")}
+            # A server that got the request and closed without answering: nginx sends a GET again to the next
+            # server (idempotent, nothing reached the client yet), never a POST.
+            gets = [_ask(port, "/replay/x") for _ in range(4)]
+            assert gets == [(200, b"two")] * 4 and dropped.count("GET") >= 2, (gets, dropped)
+            posts = [_ask(port, "/replay/x", method="POST") for _ in range(4)]
+            failed = [status for status, _body in posts if status != 200]
+            assert failed == [502] * dropped.count("POST") and len(failed) >= 1, (posts, dropped)
+            assert len(failed) < len(posts)  # the others reached the live server

@@ -135,7 +135,9 @@ def test_nginx_allows_exactly_the_origins_the_reference_allows(tmp_path: Path, c
                     if header is not None:
                         sent["Origin"] = header
                     if upgrade is not None:
+                        # As browsers send it: Upgrade needs an "upgrade" Connection option (RFC 9110 7.8).
                         sent["Upgrade"] = upgrade
+                        sent["Connection"] = "keep-alive, Upgrade"
                     conn.request("GET", f"/t/{i}", headers=sent)
                     response = conn.getresponse()
                     response.read()

@@ -82,7 +82,10 @@ def test_single_vhost_is_the_seeds_fix(tmp_path):
     assert "proxy_pass http://wsproxy_api_calls_example_com_1;" in vhost
     assert "proxy_set_header Connection $connection_upgrade;" in vhost
     assert (tmp_path / "etc/nginx/sites-enabled/api-calls.example.com.conf").is_symlink()
-    assert "map $http_upgrade $connection_upgrade" in files["etc/nginx/conf.d/websocket_proxy_map.conf"]
+    maps = files["etc/nginx/conf.d/websocket_proxy_map.conf"]
+    # The seed's map, made strict: a tunnel only for GET, HTTP/1.1, Upgrade: websocket and Connection: upgrade.
+    assert "map $wsproxy_upgrade $connection_upgrade" in maps
+    assert 'map "$request_method:$server_protocol:$wsproxy_connection_upgrade:$http_upgrade" $wsproxy_upgrade' in maps
 
 
 def test_tls_vhost_listens_ssl_with_http2(tmp_path, tls):
@@ -166,6 +169,33 @@ def test_upstream_keepalive_zero_proxies_straight_to_the_backend(tmp_path):
     vhost = files["etc/nginx/sites-available/api-calls.example.com.conf"]
     assert "upstream" not in vhost
     assert "proxy_pass http://localhost:5006;" in vhost
+
+
+def test_replicas_get_their_balance_server_parameters_and_failover(tmp_path):
+    sticky = ["127.0.0.1:3000", {"address": "127.0.0.2:3000", "weight": 2, "max_fails": 3, "fail_timeout": "5s"}]
+    standby = ["127.0.0.1:5006", {"address": "127.0.0.3:5006", "backup": True}]
+    files = render_and_check(tmp_path, "Debian", {"websocket_proxy_vhosts": [
+        {"name": "app", "server_name": "app.example.com", "locations": [
+            {"path": "/socket.io/", "backend": sticky, "balance": "ip_hash"},
+            {"path": "/rooms/", "backend": sticky, "balance": "hash", "hash_key": "$cookie_room"},
+            {"path": "/api/", "backend": standby, "balance": "least_conn"},
+            {"path": "/one/", "backend": "127.0.0.1:5006"},
+        ]},
+    ]})
+    vhost = files["etc/nginx/sites-available/app.conf"]
+    blocks = {block.split(" {", 1)[0]: block for block in vhost.split("\nupstream ")[1:]}
+    assert "    ip_hash;\n" in blocks["wsproxy_app_1"]
+    assert "server 127.0.0.2:3000 weight=2 max_fails=3 fail_timeout=5s;" in blocks["wsproxy_app_1"]
+    assert "    hash $cookie_room consistent;\n" in blocks["wsproxy_app_2"]
+    assert "    least_conn;\n" in blocks["wsproxy_app_3"] and "server 127.0.0.3:5006 backup;" in blocks["wsproxy_app_3"]
+    # The balancing method first, keepalive last (nginx ignores a keepalive before it, with a warning).
+    for name in ("wsproxy_app_1", "wsproxy_app_2", "wsproxy_app_3"):
+        block = blocks[name]
+        assert block.index(" ip_hash;" if name.endswith("1") else " hash " if name.endswith("2") else " least_conn;") \
+            < block.index("zone ") < block.index("server ") < block.index("keepalive ")
+    # Several servers: passive failover is written; the single backend has none to fail over to.
+    assert vhost.count("proxy_next_upstream error timeout;") == 3
+    assert "zone wsproxy_app_4" not in vhost and "upstream wsproxy_app_4 " in vhost
 
 
 def test_several_backends_share_one_upstream(tmp_path):

@@ -12,6 +12,7 @@ from ansible_collections.wsproxy.nginx.plugins.filter.websocket_snippets import 
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.snippets import websocket_snippets
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
+from normalised import addresses, server
 
 FILTER = FilterModule().filters()["websocket_snippets"]
 # upstream_keepalive 0 stated here: a key left out takes the role's default (32, defaults/main.yml).
@@ -40,18 +41,23 @@ def test_seed_snippet(no_security: dict[str, Any]) -> None:
                     "send_timeout": "1d",
                     "connect_timeout": "1m",
                     "source": f"{S}[0].locations[0]",
+                    "balance": "round_robin",
+                    "hash_key": None,
                     "upstream": "wsproxy_snippet_api_calls_1",
                     "dynamic": False,
                     "proxy_pass_variable": None,
                     "resolver": None,
                     "resolver_valid": None,
+                    "failover": False,
                     **no_security,
                 }
             ],
             "upstreams": [
                 {
                     "name": "wsproxy_snippet_api_calls_1",
-                    "servers": ["localhost:5006"],
+                    "balance": None,
+                    "zone": None,
+                    "servers": [server("localhost:5006")],
                     "keepalive": 32,
                     "source": f"{S}[0].locations[0].backend",
                 }
@@ -78,7 +84,7 @@ def test_locations_are_normalised_as_in_a_vhost() -> None:
             loc["proxy_pass"] = loc["proxy_pass"].replace("wsproxy_", "wsproxy_snippet_")
     assert ours["locations"] == renamed
     assert ours["websocket_uris"] == vhost["websocket_uris"] == ["/api/frontend-audio", "/api/call-events", "/tls/"]
-    assert [(u["name"], u["servers"]) for u in ours["upstreams"]] == [
+    assert [(u["name"], addresses(u)) for u in ours["upstreams"]] == [
         ("wsproxy_snippet_api_1", ["127.0.0.1:5006"]),
         ("wsproxy_snippet_api_2", ["b:1", "b:2"]),
     ]

@@ -11,6 +11,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.filter.websocket_vhosts import FilterModule
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import ConfigError
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import default_vhost_name, websocket_vhosts
+from normalised import addresses, server
 
 FILTER = FilterModule().filters()["websocket_vhosts"]
 # upstream_keepalive 0 stated here: a key left out takes the role's default (32, defaults/main.yml), and most of these
@@ -46,11 +47,14 @@ def test_seed_layout(no_security: dict[str, Any]) -> None:
                     "send_timeout": "1d",
                     "connect_timeout": "1m",
                     "source": f"{V}[0].locations[0]",
+                    "balance": "round_robin",
+                    "hash_key": None,
                     "upstream": None,
                     "dynamic": False,
                     "proxy_pass_variable": None,
                     "resolver": None,
                     "resolver_valid": None,
+                    "failover": False,
                     **no_security,
                 }
             ],
@@ -92,11 +96,14 @@ def test_alternative_layout_with_tls(no_security: dict[str, Any]) -> None:
         "send_timeout": "1d",
         "connect_timeout": "1m",
         "source": f"{V}[0].locations[0]",
+        "balance": "round_robin",
+        "hash_key": None,
         "upstream": None,
         "dynamic": False,
         "proxy_pass_variable": None,
         "resolver": None,
         "resolver_valid": None,
+        "failover": False,
         **no_security,
     }
     assert result["locations"] == [
@@ -218,8 +225,8 @@ BAD: list[tuple[Any, str]] = [
     (
         [seed(locations=[{"backend": "b:1", "proxy_buffering": "off"}])],
         f"{V}[0].locations[0]: unknown key 'proxy_buffering' (accepted keys: path, backend, websocket, "
-        f"websocket_endpoints, read_timeout, send_timeout, connect_timeout, allowed_origins, allow_missing_origin, "
-        f"limit_conn, handshake_rate, handshake_burst, client_max_body_size)",
+        f"websocket_endpoints, read_timeout, send_timeout, connect_timeout, balance, hash_key, allowed_origins, "
+        f"allow_missing_origin, limit_conn, handshake_rate, handshake_burst, client_max_body_size)",
     ),
     (
         [seed(locations=[{"backend": "b:1", "path": "api"}])],
@@ -361,7 +368,9 @@ def test_keepalive_puts_the_seed_behind_an_upstream() -> None:
     assert vhost["upstreams"] == [
         {
             "name": "wsproxy_api_calls_1",
-            "servers": ["localhost:5006"],
+            "balance": None,
+            "zone": None,
+            "servers": [server("localhost:5006")],
             "keepalive": 32,
             "source": f"{V}[0].locations[0].backend",
         }
@@ -387,7 +396,7 @@ def test_locations_with_the_same_servers_share_one_upstream() -> None:
     )
     [result] = FILTER([vhost], KEEPALIVE)
     base = "wsproxy_api_calls_example_com"
-    assert [(u["name"], u["servers"], u["source"]) for u in result["upstreams"]] == [
+    assert [(u["name"], addresses(u), u["source"]) for u in result["upstreams"]] == [
         (f"{base}_1", ["127.0.0.1:5006"], f"{V}[0].locations[0].backend"),
         (f"{base}_2", ["b:2", "B:1"], f"{V}[0].locations[2].backend"),
         (f"{base}_3", ["unix:/run/app.sock"], f"{V}[0].locations[4].backend"),
@@ -427,7 +436,9 @@ def test_keepalive_zero_writes_upstreams_for_lists_only() -> None:
     assert result["upstreams"] == [
         {
             "name": "wsproxy_api_calls_1",
-            "servers": ["b:1", "c:1"],
+            "balance": None,
+            "zone": "wsproxy_api_calls_1",
+            "servers": [server("b:1"), server("c:1")],
             "keepalive": 0,
             "source": f"{V}[0].locations[0].backend",
         }
@@ -438,7 +449,7 @@ def test_keepalive_zero_writes_upstreams_for_lists_only() -> None:
 
 def test_a_list_of_one_is_an_upstream_and_scheme_without_port_is_port_80() -> None:
     [result] = websocket_vhosts([seed(locations=[{"backend": ["http://b"]}])], DEFAULTS)
-    assert result["upstreams"][0]["servers"] == ["b:80"]
+    assert addresses(result["upstreams"][0]) == ["b:80"]
     assert location(result, 0)["proxy_pass"] == "http://wsproxy_api_calls_1"
 
 
@@ -501,7 +512,7 @@ def test_resolver_makes_dns_names_dynamic() -> None:
         else:
             assert loc["proxy_pass_variable"] is None
             assert loc["upstream"] is not None  # IP, localhost, unix socket, list: a static upstream
-    assert [u["servers"] for u in result["upstreams"]] == [
+    assert [addresses(u) for u in result["upstreams"]] == [
         ["10.0.0.5:5006"],
         ["[fd00::5]:5006"],
         ["localhost:5006"],
@@ -547,7 +558,91 @@ BAD_UPSTREAMS: list[tuple[Any, dict[str, Any], str]] = [
     (
         [seed(locations=[{"backend": {"host": "b"}}])],
         DEFAULTS,
-        f"{L0}.backend: {{'host': 'b'}} is not a backend or a non-empty list of backends",
+        f"{L0}.backend: unknown key 'host' (accepted keys: address, weight, max_fails, fail_timeout, backup)",
+    ),
+    ([seed(locations=[{"backend": ["b:1", {"weight": 2}]}])], DEFAULTS, f"{L0}.backend[1].address: missing"),
+    (
+        [seed(locations=[{"backend": ["b:1", {"address": "c:1", "weight": 0}]}])],
+        DEFAULTS,
+        f"{L0}.backend[1].weight: 0 is not an integer 1-10000",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", {"address": "c:1", "weight": "3; x"}]}])],
+        DEFAULTS,
+        f"{L0}.backend[1].weight: '3; x' is not an integer 1-10000",
+    ),
+    (
+        [seed(locations=[{"backend": [{"address": "b:1", "max_fails": -1}, "c:1"]}])],
+        DEFAULTS,
+        f"{L0}.backend[0].max_fails: -1 is not an integer 0-10000",
+    ),
+    (
+        [seed(locations=[{"backend": [{"address": "b:1", "fail_timeout": "5 s"}, "c:1"]}])],
+        DEFAULTS,
+        f"{L0}.backend[0].fail_timeout: '5 s' is not",
+    ),
+    (
+        [seed(locations=[{"backend": [{"address": "b:1", "backup": "yes"}, "c:1"]}])],
+        DEFAULTS,
+        f"{L0}.backend[0].backup: 'yes' is not a boolean",
+    ),
+    (
+        [seed(locations=[{"backend": [{"address": "b:1", "backup": True}]}])],
+        DEFAULTS,
+        f"{L0}.backend: ['b:1'] are all backup servers; nginx needs at least one that is not (no servers in upstream)",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", {"address": "c:1", "backup": True}], "balance": "ip_hash"}])],
+        DEFAULTS,
+        f"{L0}.backend[1].backup: true, but the location's balance is 'ip_hash'; ip_hash picks the server from the "
+        f'client\'s key, so it has no backup servers (nginx: balancing method does not support parameter "backup")',
+    ),
+    (
+        [
+            seed(
+                locations=[
+                    {
+                        "backend": ["b:1", {"address": "c:1", "backup": True}],
+                        "balance": "hash",
+                        "hash_key": "$remote_addr",
+                    }
+                ]
+            )
+        ],
+        DEFAULTS,
+        f"{L0}.backend[1].backup: true, but the location's balance is 'hash'",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", "c:1"], "balance": "sticky"}])],
+        DEFAULTS,
+        f"{L0}.balance: 'sticky' is not one of round_robin, least_conn, ip_hash, hash",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", "c:1"], "balance": "hash"}])],
+        DEFAULTS,
+        f"{L0}.hash_key: missing; balance: hash needs the variable to hash on",
+    ),
+    (
+        [seed(locations=[{"backend": ["b:1", "c:1"], "hash_key": "$remote_addr"}])],
+        DEFAULTS,
+        f"{L0}.hash_key: '$remote_addr' is set, but {L0}.balance is 'round_robin'",
+    ),
+    *(
+        (
+            [seed(locations=[{"backend": ["b:1", "c:1"], "balance": "hash", "hash_key": key}])],
+            DEFAULTS,
+            f"{L0}.hash_key: {key!r} is not one of $remote_addr, $binary_remote_addr, $request_uri, or $cookie_<name>",
+        )
+        for key in (
+            "$host",
+            "remote_addr",
+            "$remote_addr$request_uri",
+            "$cookie_",
+            "$http_x-session",
+            "$arg_sid consistent",
+            "$cookie_a;b",
+            7,
+        )
     ),
     ([seed(locations=[{"backend": ["b:1", 2]}])], DEFAULTS, f"{L0}.backend[1]: 2 is not a string ("),
     ([seed(locations=[{"backend": ["b:1", "c:1;"]}])], DEFAULTS, f"{L0}.backend[1]: 'c:1;' is not a valid backend"),
@@ -712,10 +807,10 @@ def test_defaults_type_message_lists_the_optional_keys() -> None:
 
 def test_socket_paths_keep_their_letter_case() -> None:
     [result] = websocket_vhosts([seed(locations=[{"backend": ["unix:/run/A.sock", "unix:/run/a.sock"]}])], DEFAULTS)
-    assert result["upstreams"][0]["servers"] == ["unix:/run/A.sock", "unix:/run/a.sock"]
+    assert addresses(result["upstreams"][0]) == ["unix:/run/A.sock", "unix:/run/a.sock"]
     vhost = seed(locations=[{"backend": "unix:/run/A.sock"}, {"path": "/b/", "backend": "unix:/run/a.sock"}])
     [result] = websocket_vhosts([vhost], KEEPALIVE)
-    assert [u["servers"] for u in result["upstreams"]] == [["unix:/run/A.sock"], ["unix:/run/a.sock"]]
+    assert [addresses(u) for u in result["upstreams"]] == [["unix:/run/A.sock"], ["unix:/run/a.sock"]]
 
 
 # --- the files a vhost owns on the OS layout --------------------------------------------------------------------

@@ -21,6 +21,9 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import Config
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
 from nginx_helpers import ROLE_MAPS, free_port, nginx_binary
 
+#: Where the role's map file defines $connection_upgrade.
+MAP_LINE = next(n for n, text in enumerate(ROLE_MAPS.splitlines(), 1) if text.endswith("$connection_upgrade {"))
+
 verdict_filter = FilterModule().filters()["doctor_verdict"]
 # upstream_keepalive 0: the hand-written nginx -T fixtures below proxy straight to the backend, no upstream block.
 DEFAULTS = {"read_timeout": "24h", "send_timeout": "24h", "connect_timeout": "60s", "upstream_keepalive": 0}
@@ -149,7 +152,7 @@ def test_healthy_is_ok_and_the_table_has_the_four_columns():
         "api-calls:80 /api/ | 101, echo 0.4 ms | 101, echo 0.6 ms | ok",
     ]
     assert report["ok"] is True and report["summary"] == "1 WebSocket location(s): 1 ok, 0 warning(s), 0 broken"
-    assert report["map_definitions"]["connection_upgrade"] == ["/etc/nginx/conf.d/websocket_proxy_map.conf:5"]
+    assert report["map_definitions"]["connection_upgrade"] == [f"/etc/nginx/conf.d/websocket_proxy_map.conf:{MAP_LINE}"]
     assert verdict_filter(make_plan(), [ok(), ok()], nginx_t()["stdout"])["ok"] is True  # a list, and stdout alone
 
 
@@ -347,7 +350,7 @@ def test_map_defined_twice_with_the_wrong_value_last():
     row = only(run(make_plan(), dump, nginx=bad("status_400", 400, "Bad Request")))
     assert row["verdict"] == "BROKEN map: map $connection_upgrade defined twice"
     assert (
-        "$connection_upgrade is defined twice (/etc/nginx/conf.d/websocket_proxy_map.conf:5, "
+        f"$connection_upgrade is defined twice (/etc/nginx/conf.d/websocket_proxy_map.conf:{MAP_LINE}, "
         "/etc/nginx/conf.d/zz-legacy.conf:1); nginx accepts that without a word and uses the last one "
         "(/etc/nginx/conf.d/zz-legacy.conf:1), which gives 'close' to a WebSocket handshake"
     ) in row["details"][0]

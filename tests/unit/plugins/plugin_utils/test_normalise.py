@@ -34,6 +34,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.proxy_target import 
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.tokens import NGINX_SYNTAX, is_name
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from normalised import server
 
 PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples=400)
 plain = st.text(st.sampled_from("abAB12._-"), min_size=1, max_size=8).filter(is_name)
@@ -125,24 +126,43 @@ def test_uri_part(backend: str) -> None:
 
 
 def test_assign_upstreams_numbers_in_order_of_first_use() -> None:
+    b, c = server("b:1"), server("c:1")
+    weighted = server("b:1", "weight=3", weight=3)
     locations = [
-        {"source": "s[0]", "proxy_pass": "http://b:1/x/", "_servers": ["b:1"]},
-        {"source": "s[1]", "proxy_pass": "http://c:1", "_servers": None},
-        {"source": "s[2]", "proxy_pass": "http://c:1", "_servers": ["c:1", "b:1"]},
-        {"source": "s[3]", "proxy_pass": "http://b:1", "_servers": ["B:1"]},
+        {"source": "s[0]", "proxy_pass": "http://b:1/x/", "_servers": [b], "_balance": None},
+        {"source": "s[1]", "proxy_pass": "http://c:1", "_servers": None, "_balance": None},
+        {"source": "s[2]", "proxy_pass": "http://c:1", "_servers": [c, b], "_balance": None},
+        {"source": "s[3]", "proxy_pass": "http://b:1", "_servers": [server("B:1")], "_balance": None},
+        # The same servers with another method, or other parameters, are another upstream.
+        {"source": "s[4]", "proxy_pass": "http://c:1", "_servers": [c, b], "_balance": "ip_hash"},
+        {"source": "s[5]", "proxy_pass": "http://c:1", "_servers": [c, weighted], "_balance": None},
+        {"source": "s[6]", "proxy_pass": "http://b:1", "_servers": [b, c], "_balance": "ip_hash"},
     ]
     upstreams = assign_upstreams(locations, "wsproxy_t", 8)
+    one = {"balance": None, "zone": None, "keepalive": 8}
     assert upstreams == [
-        {"name": "wsproxy_t_1", "servers": ["b:1"], "keepalive": 8, "source": "s[0].backend"},
-        {"name": "wsproxy_t_2", "servers": ["c:1", "b:1"], "keepalive": 8, "source": "s[2].backend"},
+        {"name": "wsproxy_t_1", **one, "servers": [b], "source": "s[0].backend"},
+        {"name": "wsproxy_t_2", **one, "zone": "wsproxy_t_2", "servers": [c, b], "source": "s[2].backend"},
+        {
+            "name": "wsproxy_t_3",
+            **one,
+            "balance": "ip_hash",
+            "zone": "wsproxy_t_3",
+            "servers": [c, b],
+            "source": "s[4].backend",
+        },
+        {"name": "wsproxy_t_4", **one, "zone": "wsproxy_t_4", "servers": [c, weighted], "source": "s[5].backend"},
     ]
     assert [(loc["proxy_pass"], loc["upstream"]) for loc in locations] == [
         ("http://wsproxy_t_1/x/", "wsproxy_t_1"),
         ("http://c:1", None),
         ("http://wsproxy_t_2", "wsproxy_t_2"),
         ("http://wsproxy_t_1", "wsproxy_t_1"),
+        ("http://wsproxy_t_3", "wsproxy_t_3"),
+        ("http://wsproxy_t_4", "wsproxy_t_4"),
+        ("http://wsproxy_t_3", "wsproxy_t_3"),
     ]
-    assert all("_servers" not in loc for loc in locations)
+    assert all("_servers" not in loc and "_balance" not in loc for loc in locations)
 
 
 # --------------------------------------------------------------------------- one home per default
