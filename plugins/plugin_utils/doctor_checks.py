@@ -12,6 +12,8 @@ serves it, in the order their issues are reported:
   using the last one (broken when that one gives the wrong value, a warning otherwise);
 * the location: no ``proxy_http_version 1.1``, no Upgrade or no Connection header with ``upgrade``;
 * nginx to the backend: an upstream or a proxy_pass that differs from the inventory (warnings);
+* Socket.IO's path spread over several servers without a sticky method (a warning: its long-polling requests
+  of one session must reach one server);
 * a read timeout shorter than the streams need (a warning).
 """
 
@@ -67,6 +69,7 @@ class Served:
 
     config: NginxConfig
     entry: Mapping[str, Any]  # the plan's row
+    server: Server  # the server block nginx picks
     directive: Directive  # the location block
     shown: str  # the location as written: '~ ^/api/'
     kind: str  # how match_location picked it: 'prefix', 'regex', ...
@@ -192,6 +195,7 @@ def route(config: NginxConfig, entry: Mapping[str, Any], min_read_ms: int, min_r
     served = Served(
         config=config,
         entry=entry,
+        server=server,
         directive=directive,
         shown=shown,
         kind=found.kind,
@@ -309,6 +313,49 @@ def proxy_pass_differs(served: Served) -> list[Issue]:
     ]
 
 
+#: Where Socket.IO's clients connect unless the app sets another ``path``; and the methods that keep a client on
+#: one server (nginx's own, and the commercial ``sticky``).
+SOCKET_IO_PATH = "/socket.io/"
+STICKY_DIRECTIVES = ("ip_hash", "hash", "sticky")
+
+
+def _serves_socket_io(served: Served) -> bool:
+    """The location serves Socket.IO: its path or the probed URI names it, or it is where /socket.io/ goes."""
+    if "socket.io" in served.entry["uri"] or "socket.io" in str(served.entry["path"]):
+        return True
+    try:
+        found = match_location(locations_of(served.server), SOCKET_IO_PATH, "server")
+    except ConfigError:
+        return False
+    return found is not None and found.location["directive"] is served.directive
+
+
+def socket_io_without_stickiness(served: Served) -> list[Issue]:
+    """Several servers behind Socket.IO's path, spread without a sticky method."""
+    upstream = upstream_servers(served.config, _proxy_pass(served))
+    if upstream is None:
+        return []
+    block, _servers = upstream
+    primaries = [d for d in block.block or () if d.name == "server" and not {"backup", "down"} & set(d.args[1:])]
+    if len(primaries) < 2 or any(d.name in STICKY_DIRECTIVES for d in block.block or ()):
+        return []
+    if not _serves_socket_io(served):
+        return []
+    method = next((d.name for d in block.block or () if d.name == "least_conn"), "round robin")
+    return [
+        Issue(
+            WARN,
+            "backend via nginx",
+            f"Socket.IO over {len(primaries)} servers by {method}, not sticky",
+            f"location '{served.shown}' ({where(served.directive)}) serves Socket.IO's path and spreads it over "
+            f"{len(primaries)} servers of upstream {block.args[0]} ({where(block)}) by {method}: a Socket.IO "
+            f"client starts with HTTP long-polling, and its next request reaching another server gets "
+            f"'400 Session ID unknown' (its upgrade fails the same way). Make it sticky: balance: ip_hash, or "
+            f"balance: hash with hash_key: '$remote_addr'",
+        )
+    ]
+
+
 def read_timeout(served: Served) -> list[Issue]:
     """proxy_read_timeout shorter than doctor_min_read_timeout: nginx closes quiet WebSockets that soon."""
     if served.problems:
@@ -340,6 +387,7 @@ LOCATION_CHECKS: tuple[Callable[[Served], list[Issue]], ...] = (
     upgrade_headers,
     upstream_differs,
     proxy_pass_differs,
+    socket_io_without_stickiness,
     read_timeout,
 )
 

@@ -6,7 +6,8 @@
 (doctor_nginx), has doctor_checks analyse each planned location, and names its first broken hop, walking from
 the backend towards the client:
 
-1. the backend: down, not resolvable, or not speaking WebSocket at that path (probed directly);
+1. the backend: down, not resolvable, or not speaking WebSocket at that path (probed directly); when only some
+   servers of an upstream are, and the handshake through nginx works (nginx fails over), a warning naming them;
 2. nginx's configuration on disk: ``nginx -t`` fails (a map that is missing, ...), so the next reload fails;
 3. TLS between the client and nginx: certificate unknown, wrong name, handshake failure;
 4. routing in nginx: no server block for the name, or the URI served by a location that is not
@@ -207,6 +208,27 @@ def _config_verdict(config: NginxConfig, through: Mapping[str, Any]) -> Issue:
     )
 
 
+def _degraded(
+    entry: Mapping[str, Any], failed: list[tuple[str, Mapping[str, Any]]], through: Mapping[str, Any]
+) -> bool:
+    """Some replicas of the location fail, but nginx fails over: the handshake through nginx works."""
+    return len(failed) < len(entry["backends"]) and "problem" in through and _problem(through) is None
+
+
+def _replicas_down(entry: Mapping[str, Any], failed: list[tuple[str, Mapping[str, Any]]]) -> Issue:
+    names = ", ".join(f"{address} ({cell(result)})" for address, result in failed)
+    alive = len(entry["backends"]) - len(failed)
+    return Issue(
+        WARN,
+        "backend",
+        f"{names} down; nginx fails over to the other {alive} of {len(entry['backends'])} servers",
+        f"directly from the proxy host: {'; '.join(f'{a}: {_diagnosis(r)}' for a, r in failed)}. Through nginx "
+        f"the handshake works: nginx tries the next server when one refuses or times out, and skips a failed "
+        f"one for its fail_timeout. WebSockets that were open on a dead server have ended; their clients "
+        f"reconnect to the others",
+    )
+
+
 def _broken_hop(
     entry: Mapping[str, Any],
     direct: list[tuple[str, Mapping[str, Any]]],
@@ -229,7 +251,7 @@ def _broken_hop(
             f"options (doctor_ca_file is a path on the proxy host) and run it again",
         )
     failed_direct = [(address, result) for address, result in direct if _problem(result) is not None]
-    if failed_direct:
+    if failed_direct and not _degraded(entry, failed_direct, through):
         issue = _backend_verdict(entry, failed_direct)
         issue.detail += f" Through nginx: {_diagnosis(through)}"
         return issue
@@ -259,6 +281,9 @@ def _row(
     through = through or {}
     issue = _broken_hop(entry, direct, through, config, analysis)
     others = [i for i in analysis.issues if issue is None or i.detail not in issue.detail]
+    failed_direct = [(address, result) for address, result in direct if _problem(result) is not None]
+    if issue is None and failed_direct:
+        others.insert(0, _replicas_down(entry, failed_direct))
     warnings = [i for i in others if i.severity == WARN]
     if issue is not None:
         status, verdict = BROKEN, f"BROKEN {issue.hop}: {issue.summary}"

@@ -11,6 +11,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.doctor_checks import
     proxy_pass_differs,
     read_timeout,
     route,
+    socket_io_without_stickiness,
     upgrade_headers,
     upstream_differs,
 )
@@ -54,7 +55,14 @@ GOOD = f"    location /api/ {{ proxy_pass http://calls-backend:5006; {HEADERS} p
 
 
 def test_the_checks_run_in_the_order_their_issues_are_reported():
-    assert LOCATION_CHECKS == (duplicate_maps, upgrade_headers, upstream_differs, proxy_pass_differs, read_timeout)
+    assert LOCATION_CHECKS == (
+        duplicate_maps,
+        upgrade_headers,
+        upstream_differs,
+        proxy_pass_differs,
+        socket_io_without_stickiness,
+        read_timeout,
+    )
     assert all(check(served(GOOD)) == [] for check in LOCATION_CHECKS)
     assert analyse(config(GOOD), ENTRY, HOUR, "1h").issues == []
 
@@ -94,4 +102,31 @@ def test_an_upstream_edited_by_hand_is_a_warning():
     issues = upstream_differs(served(location, http=upstream, entry=entry))
     assert [(i.severity, i.summary) for i in issues] == [
         ("warn", "upstream calls sends to calls-backend:5007, the inventory says calls-backend:5006")
+    ]
+
+
+def test_socket_io_over_several_servers_without_stickiness_is_a_warning():
+    """Socket.IO starts with long-polling: every request of a session must reach the server that holds it."""
+    entry = {**ENTRY, "uri": "/socket.io/", "path": "/socket.io/", "location": "/socket.io/"}
+    entry["proxy_pass"], entry["backends"] = "http://app", ["a:3000", "b:3000"]
+    where = f"    location /socket.io/ {{ proxy_pass http://app; {HEADERS} proxy_read_timeout 1d; }}\n"
+
+    def issues(upstream: str, locations: str = where, probe: dict[str, Any] = entry) -> list[str]:
+        found = served(locations, f"upstream app {{ {upstream} }}\n", probe)
+        return [issue.summary for issue in socket_io_without_stickiness(found)]
+
+    assert issues("server a:3000; server b:3000;") == ["Socket.IO over 2 servers by round robin, not sticky"]
+    assert issues("least_conn; server a:3000; server b:3000;") == ["Socket.IO over 2 servers by least_conn, not sticky"]
+    # Sticky, one primary (the other a backup or down), or not Socket.IO's path: nothing to say.
+    assert issues("ip_hash; server a:3000; server b:3000;") == []
+    assert issues("hash $remote_addr consistent; server a:3000; server b:3000;") == []
+    assert issues("server a:3000; server b:3000 backup;") == []
+    assert issues("server a:3000; server b:3000 down;") == []
+    api = f"    location /api/ {{ proxy_pass http://app; {HEADERS} proxy_read_timeout 1d; }}\n"
+    assert issues("server a:3000; server b:3000;", api, {**ENTRY, "proxy_pass": "http://app"}) == []
+    # A location / serves /socket.io/ too, whatever URI the doctor probes.
+    root = f"    location / {{ proxy_pass http://app; {HEADERS} proxy_read_timeout 1d; }}\n"
+    probe = {**ENTRY, "uri": "/ws", "path": "/", "location": "/", "proxy_pass": "http://app"}
+    assert issues("server a:3000; server b:3000;", root, probe) == [
+        "Socket.IO over 2 servers by round robin, not sticky"
     ]

@@ -228,8 +228,21 @@ def test_one_server_of_an_upstream_down():
             direct=lambda p: bad("refused") if p["backend"] == "calls-2:5006" else ok(),
         )
     )
+    # nginx fails over, so the handshake through it works: a warning that names the dead server.
+    assert row["verdict"] == "warn backend: calls-2:5006 (refused) down; nginx fails over to the other 1 of 2 servers"
+    assert row["status"] == "warn" and row["direct"] == "101, echo 1.5 ms; refused"
+    # When nginx cannot get through either, or every server is down, it is broken.
+    row = only(
+        run(
+            plan,
+            nginx_t({"api-calls.conf": vhost}),
+            direct=lambda p: bad("refused") if p["backend"] == "calls-2:5006" else ok(),
+            nginx=bad("status_502", 502, "Bad Gateway"),
+        )
+    )
     assert row["verdict"] == "BROKEN backend: calls-2:5006 down (refused) (1 of 2 servers)"
-    assert row["direct"] == "101, echo 1.5 ms; refused"
+    row = only(run(plan, nginx_t({"api-calls.conf": vhost}), direct=lambda p: bad("refused")))
+    assert row["verdict"] == "BROKEN backend: calls-1:5006 down (refused) (2 of 2 servers)"
 
 
 # --------------------------------------------------------------------------- nginx's configuration
