@@ -37,7 +37,8 @@ venv: $(VENV)/.installed
 host:
 	scripts/ensure-host.sh
 
-# What only the tests need: the real clients (Chromium, wscat) and shellcheck.
+# What only the tests need: the real clients (Chromium, wscat), shellcheck, and the npm packages of tests/apps
+# (Socket.IO, ws: the third-party replicas and clients of molecule/replicas) in .cache/npm-apps.
 clients:
 	scripts/ensure-clients.sh
 

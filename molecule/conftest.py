@@ -190,3 +190,21 @@ def json_results():
         patch.setenv("ANSIBLE_NOCOLOR", "1")
         patch.setenv("ANSIBLE_FORCE_COLOR", "0")
         yield
+
+
+# --------------------------------------------------------------------------- replicas scenario (molecule/replicas)
+
+NODE_APPS = "/opt/apps"
+
+
+def node_app(host: Any, script: str, *args: str) -> dict[str, Any]:
+    """Run one of tests/apps' Node clients (mounted at /opt/apps, its npm packages at /opt/node_modules) inside a
+    container and return the JSON summary it prints. The clients bound their own run time."""
+    cmd = f"cd {NODE_APPS} && node {script} {' '.join(shlex.quote(a) for a in args)}"
+    result = host.run(cmd)
+    try:
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError) as exc:
+        raise AssertionError(f"{cmd!r} on {host.backend.get_hostname()} printed no JSON: "
+                             f"rc={result.rc} stdout={result.stdout[-2000:]!r} "
+                             f"stderr={result.stderr[-2000:]!r}") from exc

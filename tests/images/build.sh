@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # Builds the container images every test, Molecule scenario, demo and benchmark uses:
-# wsproxy-test:<suite> for Debian 12 (bookworm, nginx 1.22) and Debian 13 (trixie, nginx 1.26).
-# There is no container registry here, so images come from Debian's packages: mmdebstrap a
-# minimal root file system, then `docker import` it. nginx is deliberately NOT in the image: the role installs it.
+# wsproxy-test:<suite> for Debian 12 (bookworm, nginx 1.22) and Debian 13 (trixie, nginx 1.26), and
+# wsproxy-node:bookworm, the same plus Debian's nodejs, for the third-party Node applications (Socket.IO, ws)
+# of molecule/replicas, and wsproxy-pebble:bookworm, the same plus Debian's pebble (Let's Encrypt's ACME test
+# server), the ACME server of molecule/acme. There is no container registry here, so images come from Debian's packages: mmdebstrap a
+# minimal root file system, then `docker import` it. nginx is deliberately NOT in the images: the role installs it.
 #
-# An image is rebuilt when this script changed since it was built (its sha256 is the image's label
-# wsproxy.recipe), or with --force; otherwise the image that exists is kept.
+# Each image carries the label wsproxy.recipe: a hash of what defines that image (the build functions below, as
+# bash prints them, and its package list). An image is rebuilt when its recipe changed, or with --force;
+# otherwise the image that exists is kept, so adding a flavour or editing a comment rebuilds nothing else.
 #
-#   tests/images/build.sh [--force] [SUITE ...]      (default: bookworm trixie)
+#   tests/images/build.sh [--force] [SUITE | IMAGE ...]
+#   (default: bookworm trixie wsproxy-node:bookworm wsproxy-pebble:bookworm; a SUITE means wsproxy-test:SUITE)
 set -euo pipefail
 
 force=false
 if [ "${1:-}" = "--force" ]; then force=true; shift; fi
-suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(bookworm trixie)
-recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(bookworm trixie wsproxy-node:bookworm wsproxy-pebble:bookworm)
 
 # What Ansible, the tests' client/backend (tests/support, stdlib only), an independent WebSocket client (Debian's python3-websockets) and the checks need.
 packages=python3,python3-apt,python3-websockets,procps,ca-certificates,openssl,iproute2
+# wsproxy-node: the same, plus Node.js from Debian (the apps and clients come from npm, mounted from .cache/npm-apps).
+node_packages=$packages,nodejs
+# wsproxy-pebble: the same, plus Pebble from Debian (one static binary; its configuration and TLS certificate come
+# from the scenario, since the package ships neither a usable config nor Pebble's test certificates).
+pebble_packages=$packages,pebble
 
 # Files laid over the root file system (tar-in keeps their modification times):
 # - /var/lib/apt/periodic/update-success-stamp, dated 1970. mmdebstrap empties /var/lib/apt/lists and
@@ -42,20 +50,13 @@ APT
   echo "$1/overlay.tar"
 }
 
-for suite in "${suites[@]}"; do
-  image="wsproxy-test:${suite}"
-  if ! $force; then
-    built=$(docker image inspect -f '{{ index .Config.Labels "wsproxy.recipe" }}' "$image" 2>/dev/null || true)
-    if [ "$built" = "$recipe" ]; then
-      echo "image $image: present"
-      continue
-    fi
-    [ -z "$built" ] || [ "$built" = "<no value>" ] || echo "image $image: built by another version of $0"
-  fi
+# build IMAGE SUITE PACKAGES RECIPE: a minimal Debian SUITE with PACKAGES, imported as IMAGE.
+build() {
+  local image=$1 suite=$2 include=$3 recipe=$4 tmp
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   echo "image $image: building from Debian $suite packages"
-  mmdebstrap --quiet --variant=minbase --include="$packages" \
+  mmdebstrap --quiet --variant=minbase --include="$include" \
     --customize-hook="tar-in $(overlay "$tmp") /" \
     "$suite" "$tmp/rootfs.tar"
   docker import --change 'CMD ["sleep", "infinity"]' --change "LABEL wsproxy.recipe=$recipe" \
@@ -63,4 +64,24 @@ for suite in "${suites[@]}"; do
   rm -rf "$tmp"
   trap - EXIT
   echo "image $image: built"
+}
+
+for target in "${targets[@]}"; do
+  case $target in
+    wsproxy-node:*) image=$target suite=${target#*:} include=$node_packages ;;
+    wsproxy-pebble:*) image=$target suite=${target#*:} include=$pebble_packages ;;
+    wsproxy-test:*) image=$target suite=${target#*:} include=$packages ;;
+    *:*) echo "$0: unknown image $target (wsproxy-test:SUITE, wsproxy-node:SUITE or wsproxy-pebble:SUITE)" >&2; exit 2 ;;
+    *) image=wsproxy-test:$target suite=$target include=$packages ;;
+  esac
+  recipe=$({ declare -f overlay build; echo "$include"; } | sha256sum | cut -c1-16)
+  if ! $force; then
+    built=$(docker image inspect -f '{{ index .Config.Labels "wsproxy.recipe" }}' "$image" 2>/dev/null || true)
+    if [ "$built" = "$recipe" ]; then
+      echo "image $image: present"
+      continue
+    fi
+    [ -z "$built" ] || [ "$built" = "<no value>" ] || echo "image $image: built by another recipe ($built, now $recipe)"
+  fi
+  build "$image" "$suite" "$include" "$recipe"
 done

@@ -433,7 +433,7 @@ def test_replicas_balance_fail_over_and_never_replay_a_post(tmp_path: Path) -> N
         port = free_port()
         with running_nginx(tmp_path, MAPS + render_vhost(vhost, port), port):
             # Weighted round robin is exact in one worker: 3 of every 4 requests to the weight-3 server.
-            answers = [_ask(port, "/weights/x")[1] for _ in range(400)]
+            answers = [_ask(port, "/weights/x")[1] for _request in range(400)]
             assert (answers.count(b"one"), answers.count(b"two")) == (300, 100)
             # Sticky: each client address always gets the same server, and the addresses use both. ip_hash
             # keys on the first three octets of an IPv4 address, so the clients differ in the third one.
@@ -441,20 +441,20 @@ def test_replicas_balance_fail_over_and_never_replay_a_post(tmp_path: Path) -> N
                 chosen = {}
                 for third in range(1, 13):
                     source = f"127.0.{third}.1"
-                    got = {_ask(port, path, source=source)[1] for _ in range(5)}
+                    got = {_ask(port, path, source=source)[1] for _request in range(5)}
                     assert len(got) == 1, (path, source, got)
                     chosen[source] = got.pop()
                 assert set(chosen.values()) == {b"one", b"two"}, (path, chosen)
             # A dead server is tried, fails (connection refused), and the request goes to the other one.
-            assert {_ask(port, "/failover/x") for _ in range(20)} == {(200, b"one")}
+            assert {_ask(port, "/failover/x") for _request in range(20)} == {(200, b"one")}
             # A backup server gets nothing while the primary lives, and everything when it is dead.
-            assert {_ask(port, "/backup/x") for _ in range(10)} == {(200, b"one")}
-            assert {_ask(port, "/standby/x") for _ in range(10)} == {(200, b"two")}
+            assert {_ask(port, "/backup/x") for _request in range(10)} == {(200, b"one")}
+            assert {_ask(port, "/standby/x") for _request in range(10)} == {(200, b"two")}
             # A server that got the request and closed without answering: nginx sends a GET again to the next
             # server (idempotent, nothing reached the client yet), never a POST.
-            gets = [_ask(port, "/replay/x") for _ in range(4)]
+            gets = [_ask(port, "/replay/x") for _request in range(4)]
             assert gets == [(200, b"two")] * 4 and dropped.count("GET") >= 2, (gets, dropped)
-            posts = [_ask(port, "/replay/x", method="POST") for _ in range(4)]
+            posts = [_ask(port, "/replay/x", method="POST") for _request in range(4)]
             failed = [status for status, _body in posts if status != 200]
             assert failed == [502] * dropped.count("POST") and len(failed) >= 1, (posts, dropped)
             assert len(failed) < len(posts)  # the others reached the live server

@@ -111,8 +111,8 @@ def test_socket_io_over_several_servers_without_stickiness_is_a_warning():
     entry["proxy_pass"], entry["backends"] = "http://app", ["a:3000", "b:3000"]
     where = f"    location /socket.io/ {{ proxy_pass http://app; {HEADERS} proxy_read_timeout 1d; }}\n"
 
-    def issues(upstream: str, locations: str = where, probe: dict[str, Any] = entry) -> list[str]:
-        found = served(locations, f"upstream app {{ {upstream} }}\n", probe)
+    def issues(upstream: str, locations: str = where, probe: dict[str, Any] | None = None) -> list[str]:
+        found = served(locations, f"upstream app {{ {upstream} }}\n", probe or entry)
         return [issue.summary for issue in socket_io_without_stickiness(found)]
 
     assert issues("server a:3000; server b:3000;") == ["Socket.IO over 2 servers by round robin, not sticky"]
