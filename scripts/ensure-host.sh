@@ -23,7 +23,15 @@ fi
 if ! docker info >/dev/null 2>&1; then
   echo "ensure-host: starting dockerd"
   mkdir -p /var/log
-  nohup dockerd >/var/log/wsproxy-dockerd.log 2>&1 &
+  # dockerd outlives this script: it must not inherit any descriptor but its own three (a caller's lock, such as
+  # flock's, would otherwise be held for as long as dockerd runs).
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+    done
+    exec nohup dockerd >/var/log/wsproxy-dockerd.log 2>&1 </dev/null
+  ) &
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1
