@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,22 @@ def wsclient(host: Any, *args: str) -> dict[str, Any]:
     try:
         return json.loads(result.stdout)
     except json.JSONDecodeError as exc:
-        raise AssertionError(f"{cmd!r} on {host.backend.get_hostname()} printed no JSON: "
-                             f"rc={result.rc} stdout={result.stdout!r} stderr={result.stderr!r}") from exc
+        raise AssertionError(
+            f"{cmd!r} on {host.backend.get_hostname()} printed no JSON: "
+            f"rc={result.rc} stdout={result.stdout!r} stderr={result.stderr!r}"
+        ) from exc
+
+
+def wait_for(check: Any, seconds: float, what: str, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something true (which is returned), failing after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(interval)
 
 
 def backend_log(backend: Any) -> list[dict[str, Any]]:
@@ -119,8 +134,9 @@ def failure_messages(run: subprocess.CompletedProcess[str]) -> dict[str, list[st
             result = json.loads(match["result"])
         except json.JSONDecodeError:
             continue
-        found = [result.get("msg", "")] + [item.get("msg", "") for item in result.get("results", [])
-                                           if isinstance(item, dict) and item.get("failed")]
+        found = [result.get("msg", "")] + [
+            item.get("msg", "") for item in result.get("results", []) if isinstance(item, dict) and item.get("failed")
+        ]
         messages.setdefault(match["host"], []).extend(str(message) for message in found if message)
     return messages
 
@@ -158,6 +174,7 @@ def failed_task(output: str) -> str:
 
 
 # --------------------------------------------------------------------------- live-reload and brownfield scenarios
+
 
 def nginx_processes(host: Any) -> dict[str, str]:
     """nginx's children by PID, with their titles: 'nginx: worker process' serves the loaded configuration;
@@ -205,6 +222,8 @@ def node_app(host: Any, script: str, *args: str) -> dict[str, Any]:
     try:
         return json.loads(result.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError) as exc:
-        raise AssertionError(f"{cmd!r} on {host.backend.get_hostname()} printed no JSON: "
-                             f"rc={result.rc} stdout={result.stdout[-2000:]!r} "
-                             f"stderr={result.stderr[-2000:]!r}") from exc
+        raise AssertionError(
+            f"{cmd!r} on {host.backend.get_hostname()} printed no JSON: "
+            f"rc={result.rc} stdout={result.stdout[-2000:]!r} "
+            f"stderr={result.stderr[-2000:]!r}"
+        ) from exc

@@ -7,7 +7,9 @@ exactly as long as the test needs. It is ``wsclient.hold`` (tests/support/wsclie
 prints its JSON object plus ``released`` (the release file appeared before ``--max-seconds``) and
 ``held_seconds``.
 
-    hold_until.py ws://api.example.test/api/frontend-audio 200 /tmp/release [--max-seconds 600]
+    hold_until.py ws://api.example.test/api/frontend-audio 200 /tmp/release [--max-seconds 600] [--cafile CA]
+
+(molecule/acme holds wss:// WebSockets with it through a certificate renewal, verified with --cafile.)
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ CONCURRENT_HANDSHAKES = 100
 TIMEOUT = 20.0
 
 
-async def hold_until(url: str, count: int, release: str, max_seconds: float) -> dict[str, Any]:
+async def hold_until(
+    url: str, count: int, release: str, max_seconds: float, cafile: str | None = None
+) -> dict[str, Any]:
     waited: dict[str, Any] = {}
 
     async def released() -> None:
@@ -36,7 +40,9 @@ async def hold_until(url: str, count: int, release: str, max_seconds: float) -> 
             await asyncio.sleep(0.2)
         waited.update(released=os.path.exists(release), held_seconds=round(time.monotonic() - opened_at, 1))
 
-    result = await hold(url, count, max_seconds, timeout=TIMEOUT, concurrency=CONCURRENT_HANDSHAKES, wait=released)
+    result = await hold(
+        url, count, max_seconds, cafile=cafile, timeout=TIMEOUT, concurrency=CONCURRENT_HANDSHAKES, wait=released
+    )
     return {**result, **waited}
 
 
@@ -46,8 +52,9 @@ def main() -> int:
     parser.add_argument("count", type=int)
     parser.add_argument("release", help="echo again and close once this file exists")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="release anyway after this long")
+    parser.add_argument("--cafile", help="with wss://: CA bundle (PEM) to verify nginx's certificate with")
     args = parser.parse_args()
-    result = asyncio.run(hold_until(args.url, args.count, args.release, args.max_seconds))
+    result = asyncio.run(hold_until(args.url, args.count, args.release, args.max_seconds, args.cafile))
     print(json.dumps(result), flush=True)
     return 0 if result["echoed_after"] == args.count and result["errors"] == 0 else 1
 

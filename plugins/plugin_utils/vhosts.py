@@ -52,7 +52,9 @@ VHOST_KEYS = (
     "redirect_http",
     "state",
 )
-TLS_KEYS = ("certificate", "certificate_key", "http2", "chain")
+TLS_KEYS = ("certificate", "certificate_key", "http2", "chain", "acme")
+#: Where certbot keeps a lineage's current certificate and key (symlinks it moves at each renewal).
+ACME_LIVE_DIR = "/etc/letsencrypt/live"
 
 PORT_ACCEPTED = "an integer 1-65535 or a list of them"
 
@@ -95,16 +97,24 @@ def default_vhost_name(server_name: str) -> str:
     return name.lstrip(".")
 
 
-def _tls(value: object, where: str) -> dict[str, Any] | None:
+def _tls(value: object, where: str, name: str, server_names: Sequence[str]) -> dict[str, Any] | None:
     if value is None:
         return None
-    tls = mapping(value, where, "a dict with certificate, certificate_key and optionally http2")
+    tls = mapping(value, where, "a dict with certificate, certificate_key and optionally http2, or with acme: true")
     check_keys(tls, TLS_KEYS, where)
     result: dict[str, Any] = {}
-    for key in ("certificate", "certificate_key"):
-        if key not in tls:
-            raise ConfigError(f"{where}.{key}: missing (an absolute file path is required)")
-        result[key] = validate_token(tls[key], "file_path", f"{where}.{key}")
+    acme = boolean(tls.get("acme", False), f"{where}.acme")
+    if acme:
+        result.update(_acme(tls, where, name, server_names))
+    else:
+        for key in ("certificate", "certificate_key"):
+            if key not in tls:
+                raise ConfigError(
+                    f"{where}.{key}: missing (an absolute file path is required, or acme: true to get the "
+                    f"certificate from an ACME CA such as Let's Encrypt)"
+                )
+            result[key] = validate_token(tls[key], "file_path", f"{where}.{key}")
+        result["acme"] = None
     result["http2"] = boolean(tls.get("http2", True), f"{where}.http2")
     # The CA chain (intermediates and root) for OCSP stapling: nginx fetches the CA's signed OCSP answer for the
     # certificate and hands it to clients, and checks it against this chain (ssl_trusted_certificate).
@@ -113,6 +123,29 @@ def _tls(value: object, where: str) -> dict[str, Any] | None:
     result["stapling"] = chain is not None
     result["source"] = where
     return result
+
+
+def _acme(tls: Mapping[str, Any], where: str, name: str, server_names: Sequence[str]) -> dict[str, Any]:
+    """An ACME vhost: certbot's lineage named after the vhost, for every server name (HTTP-01 proves each)."""
+    for key in ("certificate", "certificate_key", "chain"):
+        if key in tls:
+            raise ConfigError(
+                f"{where}.{key}: {tls[key]!r} is set, but {where}.acme is true; the ACME client gets and renews the "
+                f"certificate (and its chain) itself. Remove {key}, or acme"
+            )
+    for index, server_name in enumerate(server_names):
+        if server_name.startswith(("*", ".", "~")) or server_name.endswith("*") or server_name == "_":
+            raise ConfigError(
+                f"{where}.acme: true, but server name {server_name!r} (server_name[{index}]) is a wildcard, a "
+                f"regex or the catch-all; the HTTP-01 challenge proves one exact name at a time, so an ACME "
+                f"certificate cannot cover it. List the exact names, or give a certificate of your own"
+            )
+    live = f"{ACME_LIVE_DIR}/{name}"
+    return {
+        "certificate": f"{live}/fullchain.pem",
+        "certificate_key": f"{live}/privkey.pem",
+        "acme": {"cert_name": name, "domains": list(server_names)},
+    }
 
 
 def _vhost(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any], str]:
@@ -149,7 +182,7 @@ def _vhost(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any
                 f"valid file name; set name explicitly"
             ) from None
 
-    tls = _tls(vhost.get("tls"), f"{where}.tls")
+    tls = _tls(vhost.get("tls"), f"{where}.tls", name, server_names)
     ports = _ports(vhost["listen"], f"{where}.listen") if "listen" in vhost else [443 if tls else 80]
     default_server = boolean(vhost.get("default_server", False), f"{where}.default_server")
 
@@ -163,7 +196,7 @@ def _vhost(value: object, where: str, settings: Defaults) -> tuple[dict[str, Any
     if problems:
         raise ConfigError("; ".join(problems))
     hsts = _hsts(vhost, where, settings, tls is not None)
-    redirect = _redirect(vhost, where, tls is not None, ports)
+    redirect = _redirect(vhost, where, tls, ports)
 
     return {
         "name": name,
@@ -207,24 +240,37 @@ def _hsts(vhost: Mapping[str, Any], where: str, settings: Defaults, tls: bool) -
     return f"max-age={max_age}" + ("; includeSubDomains" if subdomains else "")
 
 
-def _redirect(vhost: Mapping[str, Any], where: str, tls: bool, ports: list[int]) -> dict[str, Any] | None:
-    """A port-80 server that sends every plain-HTTP request to the same URL over https (301), or None."""
-    if not boolean(vhost.get("redirect_http", False), f"{where}.redirect_http"):
+def _redirect(
+    vhost: Mapping[str, Any], where: str, tls: Mapping[str, Any] | None, ports: list[int]
+) -> dict[str, Any] | None:
+    """The port-80 server of a TLS vhost, or None: it sends every plain-HTTP request to the same URL over https
+    (301, ``redirect_http``), and for an ACME vhost answers the HTTP-01 challenge (``acme``) first; an ACME vhost
+    without redirect_http answers everything else with 404."""
+    redirect = boolean(vhost.get("redirect_http", False), f"{where}.redirect_http")
+    acme = bool(tls and tls["acme"])
+    if not redirect and not acme:
         return None
-    if not tls:
+    if tls is None:
         raise ConfigError(
             f"{where}.redirect_http: true on a vhost without tls; there is no https to redirect to. Give the vhost "
             f"tls or remove redirect_http"
         )
     if REDIRECT_PORT in ports:
+        key = "redirect_http" if redirect else "tls.acme"
+        why = "the redirect server" if redirect else "the ACME challenge server (HTTP-01 is always on port 80)"
         raise ConfigError(
-            f"{where}.redirect_http: true, but {where}.listen {ports!r} already serves TLS on port {REDIRECT_PORT}, "
-            f"where the redirect server would listen; remove port {REDIRECT_PORT} from listen or redirect_http"
+            f"{where}.{key}: true, but {where}.listen {ports!r} already serves TLS on port {REDIRECT_PORT}, where "
+            f"{why} would listen; remove port {REDIRECT_PORT} from listen"
         )
     port = ports[0]
     # $host is the request's Host (lower case, without port), and this server answers only for the vhost's names.
     target = "https://$host" + ("" if port == 443 else f":{port}") + "$request_uri"
-    return {"port": REDIRECT_PORT, "location": target, "source": f"{where}.redirect_http"}
+    return {
+        "port": REDIRECT_PORT,
+        "location": target if redirect else None,
+        "acme": acme,
+        "source": f"{where}.redirect_http" if redirect else f"{where}.tls.acme",
+    }
 
 
 def _across(vhosts: list[dict[str, Any]]) -> None:
@@ -310,7 +356,7 @@ def vhost_files(vhost: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
                 "missing": f"{tls['source']}.{key}: {json.dumps(tls[key])} does not exist or is a folder",
             }
             for key in TLS_FILE_KEYS
-            if tls.get(key)
+            if tls.get(key) and not tls.get("acme")
         ],
     }
 

@@ -23,6 +23,7 @@ from conftest import (
     nginx_processes,
     play_recap,
     uncoloured,
+    wait_for,
     wsclient,
 )
 
@@ -61,17 +62,6 @@ def backend_stats(backend: Any) -> dict[str, Any]:
     result = wsclient(backend, "--http", "http://127.0.0.1:5006/api/_stats")
     assert result["status"] == 200, result
     return result["body"]
-
-
-def wait_for(check: Any, seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-        time.sleep(1)
 
 
 def test_reload_keeps_200_open_websockets_and_new_connections_get_the_new_config(host):

@@ -362,3 +362,31 @@ def test_injection_through_the_security_variables_is_refused_before_anything_is_
     assert run.returncode != 0
     assert named in run.stdout, run.stdout[-3000:]
     assert not (tmp_path / "etc").exists()
+
+
+def test_an_acme_vhost_without_its_certificate_is_written_with_its_challenge_server_only(tmp_path):
+    """Before certbot has the certificate, nginx -t must pass: the TLS server waits, port 80 answers the challenge."""
+    vhost = {"name": "calls", "server_name": ["api.example.test", "calls.example.test"], "redirect_http": True,
+             "tls": {"acme": True}, "locations": [{"path": "/api/", "backend": "127.0.0.1:5006"}]}
+    files = render_and_check(tmp_path, "Debian", {"websocket_proxy_vhosts": [vhost]})
+    conf = files["etc/nginx/sites-available/calls.conf"]
+    assert "certbot has no certificate for this vhost yet" in conf
+    assert "ssl_certificate" not in conf and " ssl" not in conf
+    assert "    listen 80;\n    server_name api.example.test calls.example.test;" in conf
+    assert "location ^~ /.well-known/acme-challenge/ {\n        root /var/lib/wsproxy-nginx/acme-challenge;" in conf
+    assert "location / {\n        return 301 https://$host$request_uri;" in conf
+
+
+@pytest.mark.parametrize(
+    ("tls", "server_name", "message"),
+    [
+        ({"acme": True}, "*.example.test", "is a wildcard, a regex or the catch-all; the HTTP-01 challenge proves one"),
+        ({"acme": True, "certificate": "/etc/ssl/c.pem"}, "a.example.test", ".certificate: '/etc/ssl/c.pem' is set"),
+        ({"acme": "yes"}, "a.example.test", ".tls.acme: 'yes' is not a boolean"),
+    ],
+)
+def test_acme_input_is_refused_before_anything_is_written(tmp_path, tls, server_name, message):
+    vhost = {"server_name": server_name, "tls": tls, "locations": [{"backend": "127.0.0.1:5006"}]}
+    run = render(tmp_path, "Debian", {"websocket_proxy_vhosts": [vhost]})
+    assert run.returncode != 0 and message in run.stdout, run.stdout[-3000:]
+    assert not list(tmp_path.rglob("*.conf"))

@@ -4,6 +4,7 @@ and every refusal."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -86,6 +87,7 @@ def test_alternative_layout_with_tls(no_security: dict[str, Any]) -> None:
     assert result["tls"] == {
         "certificate": "/etc/ssl/certs/api.pem",
         "certificate_key": "/etc/ssl/private/api.key",
+        "acme": None,
         "http2": True,
         "chain": None,
         "stapling": False,
@@ -881,3 +883,33 @@ def test_a_retired_vhost_is_not_declared_and_nothing_else_of_it_is_checked() -> 
         AnsibleFilterError, match=r"websocket_proxy_vhosts\[0\]\.state: 'off' is not one of present, absent"
     ):
         FILTER([seed(state="off")], DEFAULTS)
+
+
+# --- ACME vhosts ------------------------------------------------------------------------------------------------
+
+
+def test_an_acme_vhost_gets_certbots_paths_and_a_challenge_server() -> None:
+    vhost = seed(name="calls", server_name=["api.example.test", "calls.example.test"], tls={"acme": True})
+    [result] = websocket_vhosts([vhost], DEFAULTS)
+    assert result["tls"]["certificate"] == "/etc/letsencrypt/live/calls/fullchain.pem"
+    assert result["tls"]["certificate_key"] == "/etc/letsencrypt/live/calls/privkey.pem"
+    assert result["tls"]["acme"] == {"cert_name": "calls", "domains": ["api.example.test", "calls.example.test"]}
+    # Without redirect_http the port-80 server answers the challenge and 404 for the rest; with it, a 301.
+    assert result["redirect"] == {"port": 80, "location": None, "acme": True, "source": f"{V}[0].tls.acme"}
+    [redirected] = websocket_vhosts([{**vhost, "redirect_http": True}], DEFAULTS)
+    assert redirected["redirect"]["location"] == "https://$host$request_uri" and redirected["redirect"]["acme"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"server_name": ["a.example.test", "*.example.test"]}, "server name '*.example.test' (server_name[1]) is a"),
+        ({"server_name": "_"}, "server name '_' (server_name[0]) is a wildcard, a regex or the catch-all"),
+        ({"tls": {"acme": True, "chain": "/etc/ssl/chain.pem"}}, ".tls.chain: '/etc/ssl/chain.pem' is set, but"),
+        ({"listen": [443, 80]}, ".tls.acme: true, but websocket_proxy_vhosts[0].listen [443, 80] already serves TLS"),
+    ],
+)
+def test_acme_vhosts_refused(extra: dict[str, Any], message: str) -> None:
+    vhost = {**seed(tls={"acme": True}), **extra}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        websocket_vhosts([vhost], DEFAULTS)

@@ -178,6 +178,7 @@ def test_tls_vhost_with_hsts_redirect_and_stapling() -> None:
     assert result["redirect"] == {
         "port": 80,
         "location": "https://$host$request_uri",
+        "acme": False,
         "source": f"{V}[0].redirect_http",
     }
     assert (result["tls"]["chain"], result["tls"]["stapling"]) == ("/etc/ssl/chain.pem", True)
@@ -361,7 +362,7 @@ BAD: list[tuple[Any, str]] = [
     ([vhost(tls={**TLS, "chain": 5})], f"{V}[0].tls.chain: 5 is not a string"),
     (
         [vhost(tls={**TLS, "ocsp": True})],
-        f"{V}[0].tls: unknown key 'ocsp' (accepted keys: certificate, certificate_key, http2, chain)",
+        f"{V}[0].tls: unknown key 'ocsp' (accepted keys: certificate, certificate_key, http2, chain, acme)",
     ),
     (
         [vhost(hsts=True)],
