@@ -67,7 +67,7 @@ def test_role_added_only_its_own_files(host):
     snippet = host.file("/etc/nginx/snippets/websocket_proxy_api.conf").content_string
     assert "location /api/ {" in snippet and "proxy_set_header Upgrade $wsproxy_upgrade;" in snippet
     map_file = host.file("/etc/nginx/conf.d/websocket_proxy_map.conf").content_string
-    assert "map $http_upgrade $connection_upgrade" in map_file
+    assert "map $wsproxy_upgrade $connection_upgrade {" in map_file
 
 
 def test_every_file_that_was_there_is_byte_for_byte_unchanged(host):

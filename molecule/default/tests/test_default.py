@@ -71,8 +71,9 @@ def test_nginx_conf_is_sized_for_websockets_and_reloads_gracefully(host):
 def test_map_is_defined_once_in_the_http_context(host):
     # map is only valid in the http context: nginx -t passing with it proves where it is.
     dump = host.run("nginx -T").stdout
-    assert dump.count("map $http_upgrade $connection_upgrade") == 1
-    assert dump.count("map $http_upgrade $wsproxy_upgrade") == 1
+    assert dump.count("map $wsproxy_upgrade $connection_upgrade {") == 1
+    assert dump.count("$wsproxy_upgrade {") == 1
+    assert dump.count("$wsproxy_connection_upgrade {") == 1
     map_file = host.file("/etc/nginx/conf.d/websocket_proxy_map.conf")
     assert map_file.is_file and map_file.mode == 0o644
     assert "# configuration file /etc/nginx/conf.d/websocket_proxy_map.conf:" in dump
