@@ -129,6 +129,10 @@ options:
         description: Default Strict-Transport-Security max-age of a TLS vhost (0 sends none).
         type: int
         default: 0
+      frame_size:
+        description: Default frame-size hint of a WebSocket location (V(640), V(16k)), which fits its
+          C(proxy_buffer_size); empty, no hint.
+        default: ""
   name:
     description: The variable path named in error messages.
     type: str

@@ -48,6 +48,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.balance import (
     parse_balance,
     parse_server,
 )
+from ansible_collections.wsproxy.nginx.plugins.plugin_utils.buffers import frame_size, proxy_buffer_size
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.checks import (
     boolean,
     check_keys,
@@ -84,10 +85,11 @@ LOCATION_KEYS = (
     *BALANCE_KEYS,
     *HANDSHAKE_KEYS,
     "client_max_body_size",
+    "frame_size",
 )
 TIMEOUT_KEYS = ("read_timeout", "send_timeout", "connect_timeout")
 SECURITY_DEFAULT_KEYS = ("client_max_body_size", "limit_conn", "handshake_rate", "handshake_burst", "hsts_max_age")
-OPTIONAL_DEFAULT_KEYS = ("upstream_keepalive", "resolver", "resolver_valid", *SECURITY_DEFAULT_KEYS)
+OPTIONAL_DEFAULT_KEYS = ("upstream_keepalive", "resolver", "resolver_valid", *SECURITY_DEFAULT_KEYS, "frame_size")
 DEFAULT_KEYS = TIMEOUT_KEYS + OPTIONAL_DEFAULT_KEYS
 DEFAULT_PATH = "/api/"
 
@@ -142,6 +144,7 @@ class Defaults:
     handshake_rate: int
     handshake_burst: int
     hsts_max_age: int
+    frame_size: int | None
 
 
 def _defaults_prefix(name: str) -> str:
@@ -285,6 +288,7 @@ def parse_defaults(defaults: object, name: str) -> Defaults:
         hsts_max_age=int_between(
             values["hsts_max_age"], f"{prefix}hsts_max_age", HSTS_MAX_AGE_MAX, HSTS_MAX_AGE_ACCEPTED
         ),
+        frame_size=frame_size(values["frame_size"], f"{prefix}frame_size"),
     )
 
 
@@ -545,6 +549,20 @@ def _handshake_guard(location: Mapping[str, Any], source: str, settings: Default
     }
 
 
+def _frame_size(location: Mapping[str, Any], source: str, settings: Defaults, websocket: bool) -> int | None:
+    """A WebSocket location's frame-size hint (its own, else the role-wide one); a plain location refuses one."""
+    if "frame_size" not in location:
+        return settings.frame_size
+    hint = frame_size(location["frame_size"], f"{source}.frame_size")
+    if hint is not None and not websocket:
+        raise ConfigError(
+            f"{source}.frame_size: {location['frame_size']!r} is set, but {source}.websocket is false; frame_size "
+            "fits the buffers of WebSocket tunnels, which a plain location never opens. Remove frame_size or set "
+            "websocket: true"
+        )
+    return hint
+
+
 def normalise_locations(
     value: object, where: str, settings: Defaults, snippet: bool = False
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -584,6 +602,7 @@ def normalise_locations(
             if "client_max_body_size" in location
             else settings.client_max_body_size
         )
+        hint = _frame_size(location, source, settings, websocket)
         method, hash_key = parse_balance(location, source)
         balance = balance_directive(method, hash_key)
         entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -615,6 +634,7 @@ def normalise_locations(
                 "upstream": None,
                 **entry_route,
                 "client_max_body_size": body_size,
+                "proxy_buffer_size": proxy_buffer_size(hint, head["modifier"] == "~") if head["websocket"] else None,
                 **(guard if head["websocket"] else NO_GUARD),
             }
             key = (entry["modifier"], entry["path"])

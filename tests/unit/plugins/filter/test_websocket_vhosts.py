@@ -115,6 +115,8 @@ def test_alternative_layout_with_tls(no_security: dict[str, Any]) -> None:
             "proxy_pass": "http://calls-backend:5006",
             "websocket": True,
             **common,
+            # The WebSocket-only location's tunnels stream through 1k buffers (plugin_utils/buffers.py).
+            "proxy_buffer_size": "1k",
         },
         {"modifier": "", "path": "/api/", "proxy_pass": "http://calls-backend:5006", "websocket": False, **common},
     ]
@@ -228,7 +230,7 @@ BAD: list[tuple[Any, str]] = [
         [seed(locations=[{"backend": "b:1", "proxy_buffering": "off"}])],
         f"{V}[0].locations[0]: unknown key 'proxy_buffering' (accepted keys: path, backend, websocket, "
         f"websocket_endpoints, read_timeout, send_timeout, connect_timeout, balance, hash_key, allowed_origins, "
-        f"allow_missing_origin, limit_conn, handshake_rate, handshake_burst, client_max_body_size)",
+        f"allow_missing_origin, limit_conn, handshake_rate, handshake_burst, client_max_body_size, frame_size)",
     ),
     (
         [seed(locations=[{"backend": "b:1", "path": "api"}])],
@@ -782,7 +784,7 @@ KA = "(an integer 0-10000, idle connections kept per nginx worker; 0 turns it of
             {"resolver_timeout": "5s"},
             "websocket_proxy_*: unknown key 'resolver_timeout' (accepted keys: read_timeout, "
             "send_timeout, connect_timeout, upstream_keepalive, resolver, resolver_valid, client_max_body_size, "
-            "limit_conn, handshake_rate, handshake_burst, hsts_max_age)",
+            "limit_conn, handshake_rate, handshake_burst, hsts_max_age, frame_size)",
         ),
     ],
 )
@@ -803,7 +805,7 @@ def test_defaults_type_message_lists_the_optional_keys() -> None:
     assert str(caught.value) == (
         "websocket_proxy_*: [] is not a dict with read_timeout, send_timeout, connect_timeout and optionally "
         "upstream_keepalive, resolver, resolver_valid, client_max_body_size, limit_conn, handshake_rate, "
-        "handshake_burst, hsts_max_age"
+        "handshake_burst, hsts_max_age, frame_size"
     )
 
 
