@@ -9,9 +9,10 @@ Layout of a run (see bench/README.md):
 
 * a "lab" container with loopback only (``--network none``) owns the network namespace; the backends
   (tests/support/ws_backend.py) and the load generator (bench/loadgen.py) run in it;
-* two nginx containers join that namespace: ``seed`` (Debian's nginx.conf plus the seed's map and location,
-  written by hand from the seed: the baseline) and ``role`` (configured by ``ansible-playbook site.yml``
-  with the role and bench/tuned-vars.yml);
+* three containers join that namespace: ``seed`` (Debian's nginx.conf plus the seed's map and location,
+  written by hand from the seed: the baseline), ``role`` (configured by ``ansible-playbook site.yml``
+  with the role and bench/tuned-vars.yml) and ``peers`` (HAProxy and Caddy from Debian's packages, with
+  bench/peers/haproxy.cfg and bench/peers/Caddyfile: the proxies a team would pick instead);
 * the converge figure uses one fresh container per vhost count, also loopback only.
 
 Every container is started with ``--rm`` and a bounded ``sleep`` as its command, so it disappears by itself
@@ -34,11 +35,13 @@ import queue
 import re
 import shutil
 import statistics
+import string
 import subprocess
 import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,12 @@ BACKEND_PORT = 5006
 SEED_PORT = 8081
 ROLE_PORT = 8080
 ROLE_TLS_PORT = 8443
+# The peers: the proxies a team would pick instead, from Debian's packages, in container "peers" (bench/peers/).
+PEERS = {
+    "haproxy": {"port": 8082, "tls_port": 8444, "config": "haproxy.cfg"},
+    "caddy": {"port": 8083, "tls_port": 8445, "config": "Caddyfile"},
+}
+PEER_PACKAGES = "nginx haproxy caddy"
 HOST_HEADER = "bench.test"
 WS_PATH = "/api/frontend-audio"
 MEASUREMENTS = ("capacity", "rtt", "http", "converge")
@@ -147,30 +156,33 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 
 def ensure_image(rebuild: bool) -> str:
-    """wsproxy-bench:bookworm = wsproxy-test:bookworm + Debian's nginx package (not started, not configured).
+    """wsproxy-bench:bookworm = wsproxy-test:bookworm + Debian's nginx, haproxy and caddy packages (not started,
+    not configured).
 
     The role still configures nginx in every run (websocket_proxy_install_nginx: false only skips the apt
     steps, which would need a network the bench containers do not have).
     """
     base_id = docker("image", "inspect", "-f", "{{.Id}}", BASE_IMAGE).strip()
+    wanted = f"{base_id} {PEER_PACKAGES}"
     lock_path = ROOT / ".cache" / "bench-image.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two runs at once build it once
         current = docker("image", "inspect", "-f", '{{index .Config.Labels "wsproxy.bench.base"}}', IMAGE,
                          check=False).strip()
-        if current == base_id and not rebuild:
+        if current == wanted and not rebuild:
             return docker("image", "inspect", "-f", "{{.Id}}", IMAGE).strip()
-        log(f"building {IMAGE} from {BASE_IMAGE} + Debian's nginx package")
+        log(f"building {IMAGE} from {BASE_IMAGE} + Debian's {PEER_PACKAGES} packages")
         builder = f"wsproxy-bench-build-{os.getpid()}"
         docker("run", "-d", "--rm", "--name", builder, BASE_IMAGE, "sleep", "900")
         try:
             sh(builder, "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d"
                " && export DEBIAN_FRONTEND=noninteractive && apt-get update -qq"
-               " && apt-get install -y -qq --no-install-recommends nginx >/dev/null"
-               " && rm -f /usr/sbin/policy-rc.d && apt-get clean && nginx -v", timeout=600)
+               f" && apt-get install -y -qq --no-install-recommends {PEER_PACKAGES} >/dev/null"
+               " && rm -f /usr/sbin/policy-rc.d && apt-get clean && nginx -v && haproxy -v && caddy version",
+               timeout=600)
             docker("commit", "--change", 'CMD ["sleep", "infinity"]', "--change",
-                   f"LABEL wsproxy.bench.base={base_id}", builder, IMAGE, timeout=300)
+                   f'LABEL wsproxy.bench.base="{wanted}"', builder, IMAGE, timeout=300)
         finally:
             docker("rm", "-f", builder, check=False)
     return docker("image", "inspect", "-f", "{{.Id}}", IMAGE).strip()
@@ -295,10 +307,10 @@ def load_average() -> float:
 # --------------------------------------------------------------------------- nginx observation
 
 
-def nginx_processes(container: str) -> list[dict[str, Any]]:
-    """Master and workers: pid, role, RSS (KiB, VmRSS from /proc) and open descriptors."""
+def _processes(container: str, pids: str) -> list[dict[str, Any]]:
+    """pid, RSS (KiB, VmRSS from /proc), open descriptors and command line of each pid that `pids` prints."""
     script = (
-        'm=$(cat /run/nginx.pid); for p in $m $(pgrep -P "$m"); do '
+        f'for p in {pids}; do '
         'echo "$p $(awk \'/^VmRSS/{print $2}\' /proc/$p/status) $(ls /proc/$p/fd | wc -l) '
         '$(tr "\\0" " " < /proc/$p/cmdline)"; done'
     )
@@ -307,6 +319,16 @@ def nginx_processes(container: str) -> list[dict[str, Any]]:
         pid, rss, fds, *cmd = line.split()
         processes.append({"pid": int(pid), "rss_kib": int(rss), "fds": int(fds), "cmd": " ".join(cmd)})
     return processes
+
+
+def nginx_processes(container: str) -> list[dict[str, Any]]:
+    """Master and workers: pid, role, RSS and open descriptors."""
+    return _processes(container, '$(cat /run/nginx.pid) $(pgrep -P "$(cat /run/nginx.pid)")')
+
+
+def peer_processes(container: str, program: str) -> list[dict[str, Any]]:
+    """Every process of a peer (HAProxy, Caddy) in its container."""
+    return _processes(container, f"$(pgrep -x {program})")
 
 
 def nginx_rss_kib(container: str) -> int:
@@ -334,8 +356,11 @@ def nginx_settings(container: str) -> dict[str, Any]:
     }
 
 
-def error_log_size(container: str) -> int:
-    return int(sh(container, "stat -c %s /var/log/nginx/error.log 2>/dev/null || echo 0", timeout=30).strip() or 0)
+NGINX_ERROR_LOG = "/var/log/nginx/error.log"
+
+
+def error_log_size(container: str, path: str = NGINX_ERROR_LOG) -> int:
+    return int(sh(container, f"stat -c %s {path} 2>/dev/null || echo 0", timeout=30).strip() or 0)
 
 
 ERROR_KINDS = (
@@ -343,7 +368,7 @@ ERROR_KINDS = (
     # which an error_log without a level (Debian's) does not show.
     ("worker_connections are not enough, reusing connections", r"reusing connections"),
     ("worker_connections are not enough", r"worker_connections are not enough"),
-    ("too many open files", r"Too many open files"),
+    ("too many open files", r"(?i)too many open files"),
     ("cannot assign requested address (ephemeral ports)", r"Cannot assign requested address"),
     ("upstream connect refused", r"Connection refused"),
     ("upstream timed out", r"timed out"),
@@ -351,8 +376,8 @@ ERROR_KINDS = (
 )
 
 
-def error_log_summary(container: str, offset: int) -> dict[str, Any]:
-    text = sh(container, f"tail -c +{offset + 1} /var/log/nginx/error.log 2>/dev/null | tail -n 200000", timeout=60)
+def error_log_summary(container: str, offset: int, path: str = NGINX_ERROR_LOG) -> dict[str, Any]:
+    text = sh(container, f"tail -c +{offset + 1} {path} 2>/dev/null | tail -n 200000", timeout=60)
     counts: dict[str, int] = {}
     samples: list[str] = []
     for line in text.splitlines():
@@ -385,6 +410,32 @@ def tcp_counters(container: str) -> dict[str, int]:
 # --------------------------------------------------------------------------- the lab
 
 
+@dataclass(frozen=True)
+class System:
+    """One proxy under test: its container, its ports, its program and the log that explains its errors."""
+
+    label: str  # seed, role, haproxy, caddy
+    container: str
+    port: int
+    tls_port: int | None = None
+    program: str = "nginx"
+    log_path: str = NGINX_ERROR_LOG
+
+    def processes(self) -> list[dict[str, Any]]:
+        if self.program == "nginx":
+            return nginx_processes(self.container)
+        return peer_processes(self.container, self.program)
+
+    def connection_holders(self) -> list[dict[str, Any]]:
+        """The processes that hold the proxied connections: nginx's workers, every process of a peer."""
+        processes = self.processes()
+        return processes[1:] if self.program == "nginx" else processes
+
+    def open_files_limit(self) -> int:
+        pid = self.connection_holders()[0]["pid"]
+        return int(sh(self.container, f"awk '/^Max open files/ {{print $4}}' /proc/{pid}/limits", timeout=30))
+
+
 class Lab:
     """The containers of one run; removed at the end (and by their own bounded lifetime otherwise)."""
 
@@ -393,6 +444,7 @@ class Lab:
         self.net = f"{self.prefix}-lab"
         self.seed = f"{self.prefix}-seed"
         self.role = f"{self.prefix}-role"
+        self.peers = f"{self.prefix}-peers"
         self.raw = raw
         self.lifetime = str(int(lifetime_s))
         self.containers: list[str] = []
@@ -415,7 +467,19 @@ class Lab:
 
     # -- setup
 
-    def up(self, *, seed: bool, role: bool) -> None:
+    def systems(self) -> list[System]:
+        """The four proxies of a run, in the order of every table: the baseline, the role, the peers."""
+        return [
+            System("seed", self.seed, SEED_PORT),
+            System("role", self.role, ROLE_PORT, ROLE_TLS_PORT),
+            *(System(name, self.peers, peer["port"], peer["tls_port"], name, f"/tmp/bench-{name}.log")
+              for name, peer in PEERS.items()),
+        ]
+
+    def system(self, label: str) -> System:
+        return next(system for system in self.systems() if system.label == label)
+
+    def up(self, *, seed: bool, role: bool, peers: bool) -> None:
         self.start_container(
             self.net, BASE_IMAGE, "--network", "none",
             "-v", f"{BENCH}:/bench:ro", "-v", f"{SUPPORT}:/opt/wsproxy:ro", "-v", f"{CODEC}:/opt/wsproxy-codec:ro",
@@ -425,6 +489,8 @@ class Lab:
             self.start_container(self.seed, IMAGE, "--network", f"container:{self.net}")
         if role:
             self.start_container(self.role, IMAGE, "--network", f"container:{self.net}")
+        if peers:
+            self.start_container(self.peers, IMAGE, "--network", f"container:{self.net}")
 
     def configure_seed(self) -> dict[str, Any]:
         """The baseline, by hand: Debian's default nginx.conf untouched, the seed's map and location added."""
@@ -466,6 +532,51 @@ class Lab:
             settings["workers_running"] = len(nginx_processes(self.role)) - 1
         (self.raw / "nginx-T-role.txt").write_text(settings.pop("_dump"))
         return {"converge": converge, "settings": settings, "backend": backend, "knobs": knobs}
+
+    def configure_peers(self, backend: Any, target: int) -> dict[str, Any]:
+        """HAProxy and Caddy from bench/peers/, in front of the same backend addresses as the role's nginx."""
+        servers = backend if isinstance(backend, list) else [backend]
+        hard_limit = int(sh(self.peers, "ulimit -Hn").strip())
+        # Two descriptors per proxied WebSocket; a few hundred for listeners, logs and backend keepalive.
+        maxconn = min(target, (hard_limit - 200) // 2)
+        sh(self.peers, "mkdir -p /etc/haproxy/bench /etc/caddy/bench")
+        tls = self.raw / "tls"
+        (tls / "server-with-key.pem").write_text((tls / "server.pem").read_text() + (tls / "server.key").read_text())
+        (tls / "server-with-key.pem").chmod(0o644)
+        docker("cp", str(tls / "server-with-key.pem"), f"{self.peers}:/etc/haproxy/bench/server-with-key.pem")
+        for name in ("server.pem", "server.key"):
+            docker("cp", str(tls / name), f"{self.peers}:/etc/caddy/bench/{name}")
+        fields = {
+            "haproxy": {"maxconn": maxconn,
+                        "servers": "\n".join(f"    server r{i} {a}" for i, a in enumerate(servers, 1))},
+            "caddy": {"upstreams": " ".join(servers)},
+        }
+        settings: dict[str, Any] = {}
+        for name, peer in PEERS.items():
+            template = string.Template((BENCH / "peers" / peer["config"]).read_text())
+            config = template.substitute(port=peer["port"], tls_port=peer["tls_port"], **fields[name])
+            written = self.raw / f"{name}-{peer['config']}"
+            written.write_text(config)
+            directory = "/etc/haproxy/bench" if name == "haproxy" else "/etc/caddy/bench"
+            docker("cp", str(written), f"{self.peers}:{directory}/{peer['config']}")
+        sh(self.peers, "haproxy -c -q -f /etc/haproxy/bench/haproxy.cfg && haproxy -D -f /etc/haproxy/bench/haproxy.cfg"
+           " -p /run/bench-haproxy.pid > /tmp/bench-haproxy.log 2>&1", timeout=60)
+        docker("exec", "-d", self.peers, "sh", "-c", "exec caddy run --config /etc/caddy/bench/Caddyfile "
+               "--adapter caddyfile > /tmp/bench-caddy.log 2>&1")
+        ports = [str(p) for peer in PEERS.values() for p in (peer["port"], peer["tls_port"])]
+        wait_for(lambda: all(f":{port} " in sh(self.peers, "ss -ltnH", check=False) for port in ports), 30,
+                 f"HAProxy and Caddy to listen on {', '.join(ports)}")
+        versions = {"haproxy": sh(self.peers, "haproxy -v | head -n 1").split()[2],
+                    "caddy": sh(self.peers, "caddy version").split()[0]}
+        for name in PEERS:
+            system = self.system(name)
+            holders = system.connection_holders()
+            threads = sh(self.peers, f"awk '/^Threads/ {{print $2}}' /proc/{holders[0]['pid']}/status").strip()
+            settings[name] = {"version": versions[name], "processes": len(holders), "threads": int(threads),
+                              "open_files_limit": system.open_files_limit(),
+                              **({"maxconn": maxconn} if name == "haproxy" else {}),
+                              "config": f"bench/peers/{PEERS[name]['config']}"}
+        return settings
 
     # -- backends
 
@@ -554,15 +665,17 @@ class LineReader:
                 return json.loads(line)
 
 
-def ramp(lab: Lab, label: str, container: str, port: int, profile: dict[str, Any]) -> dict[str, Any]:
-    """Hold ever more WebSockets through one nginx, echo-verifying all of them at each step."""
+def ramp(lab: Lab, system: System, profile: dict[str, Any]) -> dict[str, Any]:
+    """Hold ever more WebSockets through one proxy, echo-verifying all of them at each step."""
+    label, port = system.label, system.port
     target = profile["target"]
     workers = max(2, math.ceil(target / 10000))
     dests = [f"127.0.0.{i}:{port}" for i in range(1, workers + 1)]  # one address pair per client process
     time.sleep(1.0)
-    idle = nginx_processes(container)
+    idle = system.processes()
     idle_rss = sum(p["rss_kib"] for p in idle)
-    log_offset = error_log_size(container)
+    open_files_limit = system.open_files_limit()
+    log_offset = error_log_size(system.container, system.log_path)
     step_timeout = 300.0 if target > 1000 else 60.0
     # Handshakes in flight, all client processes together: fewer than nginx's default listen backlog (511),
     # so a full accept queue means nginx is not keeping up, not that the clients arrived all at once.
@@ -587,7 +700,7 @@ def ramp(lab: Lab, label: str, container: str, port: int, profile: dict[str, Any
             process.stdin.flush()  # type: ignore[union-attr]
             answer = reader.json(step_timeout + 60)
             after = tcp_counters(lab.net)
-            procs = nginx_processes(container)
+            procs = system.processes()
             rss = sum(p["rss_kib"] for p in procs)
             held = answer["held"]
             step = {
@@ -601,16 +714,16 @@ def ramp(lab: Lab, label: str, container: str, port: int, profile: dict[str, Any
                 "step_s": answer["step_s"],
                 "nginx_rss_kib": rss,
                 "kib_per_websocket": round((rss - idle_rss) / held, 2) if held else None,
-                "worker_fds": [p["fds"] for p in procs[1:]],
+                "worker_fds": [p["fds"] for p in (procs[1:] if system.program == "nginx" else procs)],
                 "client_held": answer["per_worker_held"],
                 "listen_overflows": after["ListenOverflows"] - before["ListenOverflows"],
                 "tcp_established": after.get("established"),
                 "tcp_time_wait": after.get("time_wait"),
             }
             steps.append(step)
-            log(f"  {label}: {held}/{total} held, {answer['errors']} errors, nginx RSS {rss / 1024:.1f} MiB, "
-                f"worker fds {step['worker_fds']}, listen overflows {step['listen_overflows']}, "
-                f"{answer['step_s']:.1f} s")
+            log(f"  {label}: {held}/{total} held, {answer['errors']} errors, "
+                f"{system.program} RSS {rss / 1024:.1f} MiB, fds {step['worker_fds']}, "
+                f"listen overflows {step['listen_overflows']}, {answer['step_s']:.1f} s")
             if answer["errors"] or held < total:
                 stop_reason = f"errors at {total}"
                 break
@@ -629,12 +742,14 @@ def ramp(lab: Lab, label: str, container: str, port: int, profile: dict[str, Any
     if not steps or steps[0]["held"] == 0:
         raise BenchError(f"{label}: not one WebSocket held ({steps[0]['open_errors'] if steps else 'no step ran'})")
     best = max(steps, key=lambda s: s["held"])
-    # Let nginx see every close before the next figure (bounded).
-    wait_for(lambda: max(p["fds"] for p in nginx_processes(container)[1:]) < 100, 60, "nginx to drop the sockets",
+    # Let the proxy see every close before the next figure (bounded).
+    wait_for(lambda: max(p["fds"] for p in system.connection_holders()) < 100, 60, f"{label} to drop the sockets",
              fail=False)
     return {
         "label": label,
+        "program": system.program,
         "port": port,
+        "open_files_limit": open_files_limit,
         "client_processes": workers,
         "client_dests": dests,
         "max_held": best["held"],
@@ -645,7 +760,7 @@ def ramp(lab: Lab, label: str, container: str, port: int, profile: dict[str, Any
         "idle_rss_kib": idle_rss,
         "rss_at_max_kib": best["nginx_rss_kib"],
         "kib_per_websocket": best["kib_per_websocket"],
-        "nginx_error_log": error_log_summary(container, log_offset),
+        "error_log": error_log_summary(system.container, log_offset, system.log_path),
         "steps": steps,
     }
 
@@ -653,14 +768,15 @@ def ramp(lab: Lab, label: str, container: str, port: int, profile: dict[str, Any
 def measure_capacity(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
     backends = max(2, math.ceil(profile["target"] / 10000))
     lab.start_backends(backends)
+    results: dict[str, Any] = {"target": profile["target"], "backend_processes": backends,
+                               "systems": [system.label for system in lab.systems()]}
     try:
-        log(f"capacity: seed config, ramp to {profile['target']} ({backends} backend processes)")
-        seed = ramp(lab, "seed", lab.seed, SEED_PORT, profile)
-        log(f"capacity: role config, ramp to {profile['target']}")
-        role = ramp(lab, "role", lab.role, ROLE_PORT, profile)
+        for system in lab.systems():
+            log(f"capacity: {system.label}, ramp to {profile['target']} ({backends} backend processes)")
+            results[system.label] = ramp(lab, system, profile)
     finally:
         lab.stop_backends()
-    return {"target": profile["target"], "backend_processes": backends, "seed": seed, "role": role}
+    return results
 
 
 # --------------------------------------------------------------------------- 2. round trips
@@ -692,10 +808,11 @@ def measure_rtt(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
         targets = {
             "direct": f"ws://127.0.0.1:{BACKEND_PORT}{WS_PATH}",
             "direct wss": f"wss://127.0.0.1:{DIRECT_TLS_PORT}{WS_PATH}",
-            "seed ws": f"ws://127.0.0.1:{SEED_PORT}{WS_PATH}",
-            "role ws": f"ws://127.0.0.1:{ROLE_PORT}{WS_PATH}",
-            "role wss": f"wss://127.0.0.1:{ROLE_TLS_PORT}{WS_PATH}",
         }
+        for system in lab.systems():  # the seed's config has no TLS server
+            targets[f"{system.label} ws"] = f"ws://127.0.0.1:{system.port}{WS_PATH}"
+            if system.tls_port:
+                targets[f"{system.label} wss"] = f"wss://127.0.0.1:{system.tls_port}{WS_PATH}"
         args = ["rtt", "--samples", str(profile["rtt_samples"]), "--warmup", str(profile["rtt_warmup"]),
                 "--round-size", str(profile["rtt_round_size"]), "--baseline", "direct",
                 "--size", "640", "--host-header", HOST_HEADER, "--cafile", "/tls/ca.pem", "--max-seconds", "240"]
@@ -730,10 +847,12 @@ def measure_http(lab: Lab, profile: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {"requests": profile["http_requests"], "concurrency": profile["http_concurrency"],
                                "rounds": profile["http_rounds"]}
     try:
-        runs: dict[str, list[dict[str, Any]]] = {"seed": [], "role": []}
+        runs: dict[str, list[dict[str, Any]]] = {system.label: [] for system in lab.systems()}
+        results["systems"] = list(runs)
         for round_index in range(profile["http_rounds"]):
-            for label, port in (("seed", SEED_PORT), ("role", ROLE_PORT)):
-                url = f"http://127.0.0.1:{port}/api/bench"
+            for system in lab.systems():
+                label = system.label
+                url = f"http://127.0.0.1:{system.port}/api/bench"
                 common = ["--url", url, "--host-header", HOST_HEADER, "--concurrency",
                           str(profile["http_concurrency"]), "--max-seconds", "240"]
                 lab.loadgen("http", *common, "--requests", str(profile["http_warmup"]), timeout=300)
@@ -884,8 +1003,8 @@ def main(argv: list[str] | None = None) -> int:
         make_tls(raw / "tls")
         lab = Lab(run_id, raw, profile["lifetime_s"])
         try:
-            log(f"lab: containers {lab.net} (loopback only), {lab.seed}, {lab.role}")
-            lab.up(seed=True, role=True)
+            log(f"lab: containers {lab.net} (loopback only), {lab.seed}, {lab.role}, {lab.peers}")
+            lab.up(seed=True, role=True, peers=True)
             seed_settings = lab.configure_seed()
             log(f"seed nginx: {seed_settings}")
             log("role: ansible-playbook site.yml (bench/tuned-vars.yml, "
@@ -893,6 +1012,8 @@ def main(argv: list[str] | None = None) -> int:
             role_setup = lab.configure_role(knobs, backend, 900)
             log(f"role nginx: {role_setup['settings']} (converged in {role_setup['converge']['seconds']} s)")
             results["nginx"] = {"seed": seed_settings, "role": role_setup["settings"]}
+            results["peers"] = lab.configure_peers(backend, profile["target"])
+            log(f"peers: {results['peers']}")
             for name, measure in (("capacity", measure_capacity), ("rtt", measure_rtt), ("http", measure_http)):
                 if name not in lab_measurements:
                     continue

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 SEED_COLOR = "#c0504d"  # the baseline, red
 ROLE_COLOR = "#2e75b6"  # the role, blue
+HAPROXY_COLOR = "#ed7d31"  # a peer, orange
+CADDY_COLOR = "#7030a0"  # a peer, purple
 DIRECT_COLOR = "#7f7f7f"
-TARGET_STYLE = {"color": "#2ca02c", "linestyle": "--", "linewidth": 1.5}
+TARGET_STYLE = {"color": "#2ca02c", "linestyle": "--", "linewidth": 1.5}  # green: targets only, never a system
+
+
+class System(NamedTuple):
+    name: str  # in plots, headings and prose
+    column: str  # its column in the summary table
+    color: str
+
+
+# Every proxy a run may measure, in the order of every table and plot: the baseline, the role, the peers.
+SYSTEMS: dict[str, System] = {
+    "seed": System("seed config", "Seed config", SEED_COLOR),
+    "role": System("role", "Role", ROLE_COLOR),
+    "haproxy": System("HAProxy", "HAProxy", HAPROXY_COLOR),
+    "caddy": System("Caddy", "Caddy", CADDY_COLOR),
+}
+PROGRAMS = {"nginx": "nginx", "haproxy": "HAProxy", "caddy": "Caddy"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -29,84 +47,168 @@ def verdict(met: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "-"}[met]
 
 
-def diagnose(side: dict[str, Any], settings: dict[str, Any] | None) -> tuple[str, str]:
+def system(label: str) -> System:
+    return SYSTEMS.get(label) or System(label, label, "#595959")
+
+
+def systems_of(section: dict[str, Any]) -> list[str]:
+    """The systems a measurement covers, in its order (older results.json files have no "systems": seed, role)."""
+    listed = section.get("systems") or [label for label in SYSTEMS if label in section]
+    return [label for label in listed if label in section]
+
+
+def run_systems(results: dict[str, Any]) -> list[str]:
+    """Every system the run measured, in the order of the measurements that list them: the summary's columns."""
+    m = results["measurements"]
+    labels: list[str] = []
+    for name in ("capacity", "http"):
+        section = ok(m, name)
+        if section:
+            labels += [label for label in systems_of(section) if label not in labels]
+    rtt = ok(m, "rtt")
+    if rtt:
+        labels += [label for label in path_systems(rtt) if label not in labels]
+    return labels or ["seed", "role"]
+
+
+def path_systems(rtt: dict[str, Any]) -> list[str]:
+    """The systems with a round-trip path ("<label> ws", "<label> wss"), in SYSTEMS' order, then the others."""
+    found = [name.rpartition(" ")[0] for name in rtt["paths"] if name.rpartition(" ")[0] not in ("", "direct")]
+    return [label for label in SYSTEMS if label in found] + list(dict.fromkeys(f for f in found if f not in SYSTEMS))
+
+
+def program(side: dict[str, Any]) -> str:
+    """The program of a ramp: "nginx" (seed, role; older files say nothing), "haproxy", "caddy"."""
+    return side.get("program") or "nginx"
+
+
+def error_log(side: dict[str, Any]) -> dict[str, Any]:
+    """The proxy's log during the ramp (older files: "nginx_error_log")."""
+    return side.get("error_log") or side.get("nginx_error_log") or {"counts": {}, "samples": []}
+
+
+def diagnosis(results: dict[str, Any], label: str) -> tuple[str, str]:
+    """diagnose() of one system's ramp, with its nginx settings or its peer's."""
+    side = results["measurements"]["capacity"][label]
+    return diagnose(side, (results.get("nginx") or {}).get(label), (results.get("peers") or {}).get(label))
+
+
+def diagnose(side: dict[str, Any], settings: dict[str, Any] | None,
+             peer: dict[str, Any] | None = None) -> tuple[str, str]:
     """(short, long) reason why a ramp stopped, from what the run recorded."""
     if not side.get("first_error_at"):
         return "target reached", "reached the target with no error"
-    log = side.get("nginx_error_log", {}).get("counts", {})
+    nginx = program(side) == "nginx"
+    name = PROGRAMS.get(program(side), program(side))
+    log = error_log(side).get("counts", {})
     last = side["steps"][-1]
     client = {**last["open_errors"]["counts"], **last["echo_errors"]["counts"]}
-    connections = None
-    if settings and str(settings.get("worker_connections") or "").isdigit():
-        connections = int(settings["worker_connections"])
     if any("ephemeral" in kind for kind in log):
         return ("out of ephemeral ports to the backend",
-                "nginx ran out of local ports towards the one backend address (connect() failed, 99: Cannot "
+                f"{name} ran out of local ports towards the one backend address (connect() failed, 99: Cannot "
                 "assign requested address): one source/destination address pair holds about 28,000 "
                 "connections (ip_local_port_range). Several backend addresses, or proxy_bind over several "
                 "local addresses, lift it.")
-    if connections and max(last["worker_fds"] or [0]) >= 0.9 * connections:
-        return (f"worker_connections {connections} reached",
-                f"a worker reached worker_connections ({connections}; each WebSocket takes two, the client's and "
-                "the backend's). nginx then closes accepted connections that have not sent a request yet "
-                "(\"worker_connections are not enough, reusing connections\", logged at warn, which an error_log "
-                "without a level does not show): the clients see the connection closed before any answer.")
+    limit = worker_connections_reached(side, settings) if nginx else peer_limit_reached(side, peer or {})
+    if limit:
+        return limit
     if last.get("listen_overflows"):
         return ("accept queue overflowed",
-                f"the kernel dropped {last['listen_overflows']:,} connection attempts because nginx's accept "
-                "queue (listen backlog) was full: nginx did not accept as fast as clients arrived.")
+                f"the kernel dropped {last['listen_overflows']:,} connection attempts because {name}'s accept "
+                f"queue (listen backlog) was full: {name} did not accept as fast as clients arrived.")
+    where = "nginx's error log" if nginx else f"{name}'s log"
     if any("timeout" in kind for kind in client):
-        return "handshakes timed out", "handshakes timed out without a sign of why in nginx's error log."
-    return "errors", f"client-side errors: {client}; nginx error log: {log or 'nothing'}"
+        return "handshakes timed out", f"handshakes timed out without a sign of why in {where}."
+    return "errors", f"client-side errors: {client}; {'nginx error log' if nginx else where}: {log or 'nothing'}"
+
+
+def worker_connections_reached(side: dict[str, Any], settings: dict[str, Any] | None) -> tuple[str, str] | None:
+    connections = None
+    if settings and str(settings.get("worker_connections") or "").isdigit():
+        connections = int(settings["worker_connections"])
+    if not connections or max(side["steps"][-1]["worker_fds"] or [0]) < 0.9 * connections:
+        return None
+    return (f"worker_connections {connections} reached",
+            f"a worker reached worker_connections ({connections}; each WebSocket takes two, the client's and "
+            "the backend's). nginx then closes accepted connections that have not sent a request yet "
+            "(\"worker_connections are not enough, reusing connections\", logged at warn, which an error_log "
+            "without a level does not show): the clients see the connection closed before any answer.")
+
+
+def peer_limit_reached(side: dict[str, Any], peer: dict[str, Any]) -> tuple[str, str] | None:
+    """A peer (HAProxy, Caddy; one process) against its maxconn or its open-file limit."""
+    name = PROGRAMS.get(program(side), program(side))
+    limit = side.get("open_files_limit") or peer.get("open_files_limit")
+    fds = max(side["steps"][-1]["worker_fds"] or [0])
+    too_many = error_log(side).get("counts", {}).get("too many open files", 0)
+    files = (f"open-file limit {limit:,} per process (about {limit // 2:,} WebSockets: two descriptors each)"
+             if limit else "too many open files")
+    why = (f"this machine's open-file limit per process (ulimit -Hn, {limit:,}) caps a single-process proxy: each "
+           f"WebSocket takes two descriptors, the client's and the backend's, so one process holds about "
+           f"{limit // 2:,}. Running several instances of {name}, each a process with a limit of its own, would "
+           "lift it." if limit else "the open-file limit was not recorded.")
+    maxconn = peer.get("maxconn")
+    if program(side) == "haproxy" and maxconn and side["max_held"] >= 0.95 * maxconn:
+        text = (f"HAProxy reached maxconn ({maxconn:,}; it held at most {side['max_held']:,}): it accepts no "
+                "connection beyond maxconn and leaves the others queued, so their clients time out waiting for the "
+                "handshake.")
+        if limit and 2 * maxconn >= 0.9 * limit:
+            text += f" maxconn is sized to fit the open-file limit: {why}"
+        return f"maxconn {maxconn:,} reached", text
+    if (limit and fds >= 0.9 * limit) or too_many:
+        seen = f"its busiest process had {fds:,} descriptors open" + (
+            f"; its log says \"too many open files\" {too_many:,} times" if too_many else "")
+        return files, f"{name} reached its open-file limit ({seen}): {why}"
+    return None
 
 
 # --------------------------------------------------------------------------- Markdown
 
 
-def summary_rows(results: dict[str, Any]) -> list[list[str]]:
+def summary_rows(results: dict[str, Any], labels: list[str]) -> list[list[str]]:
+    """One row per figure: a cell per system (labels), then the target (the role's) and whether the role met it."""
     targets = results["targets"]
     m = results["measurements"]
     rows: list[list[str]] = []
+
+    def cells(section: dict[str, Any], cell: Any) -> list[str]:
+        return [cell(label, section[label]) if label in section else "-" for label in labels]
+
     capacity = ok(m, "capacity")
     if capacity:
-        seed, role = capacity["seed"], capacity["role"]
+        role = capacity.get("role")
         goal = capacity["target"]
         note = "" if goal == targets["held_websockets"] else f" (this run; issue: {targets['held_websockets']:,})"
-        nginx = results.get("nginx", {})
         rows.append([
             "Concurrent WebSockets held, echo-verified",
-            f"{seed['max_held']:,} ({seed['errors']:,} errors{stop(seed)}: "
-            f"{diagnose(seed, nginx.get('seed'))[0]})",
-            f"{role['max_held']:,} ({role['errors']:,} errors{stop(role)}: "
-            f"{diagnose(role, nginx.get('role'))[0]})",
+            *cells(capacity, lambda label, side: f"{side['max_held']:,} ({side['errors']:,} errors{stop(side)}: "
+                                                 f"{diagnosis(results, label)[0]})"),
             f"≥ {goal:,}, 0 errors{note}",
-            verdict(role["max_held"] >= goal and role["errors"] == 0),
+            verdict(role["max_held"] >= goal and role["errors"] == 0) if role else "-",
         ])
+        kib = role["kib_per_websocket"] if role else None
         rows.append([
-            "nginx memory per held WebSocket (ws)",
-            f"{num(seed['kib_per_websocket'], 1)} KiB",
-            f"{num(role['kib_per_websocket'], 1)} KiB",
+            "Proxy memory per held WebSocket (ws)",
+            *cells(capacity, lambda _label, side: "-" if side["kib_per_websocket"] is None
+                   else f"{side['kib_per_websocket']:,.1f} KiB"),
             f"≤ {targets['kib_per_websocket']:g} KiB",
-            verdict(None if role["kib_per_websocket"] is None
-                    else role["kib_per_websocket"] <= targets["kib_per_websocket"]),
+            verdict(None if kib is None else kib <= targets["kib_per_websocket"]),
         ])
     rtt = ok(m, "rtt")
     if rtt:
-        rows += rtt_summary_rows(rtt, targets)
+        rows += rtt_summary_rows(rtt, targets, labels)
     http = ok(m, "http")
     if http:
-        seed, role = http["seed"], http["role"]
+        role = http.get("role")
         rows.append([
             "Backend connections per 10,000 plain /api/ requests",
-            num(seed["backend_connections_per_10k"]),
-            num(role["backend_connections_per_10k"]),
+            *cells(http, lambda _label, side: num(side["backend_connections_per_10k"])),
             f"≤ {targets['backend_connections_per_10k']}",
-            verdict(role["backend_connections_per_10k"] <= targets["backend_connections_per_10k"]),
+            verdict(role["backend_connections_per_10k"] <= targets["backend_connections_per_10k"]) if role else "-",
         ])
         rows.append([
             "Plain /api/ requests per second",
-            num(seed["requests_per_s"]),
-            num(role["requests_per_s"]),
+            *cells(http, lambda _label, side: num(side["requests_per_s"])),
             "-",
             "-",
         ])
@@ -118,11 +220,11 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
             met = None
             if n == 100:
                 met = run["rerun"]["seconds"] <= targets["idempotent_100_vhosts_s"] and run["idempotent"]
+            times = (f"{run['first']['seconds']:.1f} s / {run['rerun']['seconds']:.1f} s "
+                     f"(changed={run['rerun']['changed']})")
             rows.append([
                 f"Converge {n} vhost{'s' if n > 1 else ''}: first run / idempotent re-run",
-                "-",
-                f"{run['first']['seconds']:.1f} s / {run['rerun']['seconds']:.1f} s "
-                f"(changed={run['rerun']['changed']})",
+                *(times if label == "role" else "-" for label in labels),
                 target,
                 verdict(met),
             ])
@@ -133,32 +235,45 @@ def rtt_met(path: dict[str, Any], key: str, limit: float) -> bool:
     return path[key + "_ratio"] <= limit
 
 
-def rtt_summary_rows(rtt: dict[str, Any], targets: dict[str, Any]) -> list[list[str]]:
-    """p50 and p99 through the role's nginx against direct (the targets), each path's verdict said plainly;
-    then wss through nginx against direct wss (like for like, no target)."""
+def like_for_like(paths: dict[str, Any], name: str) -> dict[str, float] | None:
+    """A wss path through a proxy against direct wss (TLS on both sides of both): its p50 and p99 ratios."""
+    if not name.endswith(" wss") or name == "direct wss" or name not in paths or "direct wss" not in paths:
+        return None
+    recorded = paths[name].get("vs_direct_wss")
+    if recorded:
+        return recorded
+    path, dwss = paths[name], paths["direct wss"]
+    return {"p50_ratio": round(path["p50_us"] / dwss["p50_us"], 2),
+            "p99_ratio": round(path["p99_us"] / dwss["p99_us"], 2)}
+
+
+def rtt_summary_rows(rtt: dict[str, Any], targets: dict[str, Any], labels: list[str]) -> list[list[str]]:
+    """p50 and p99 through each proxy against direct (the role's are judged against the targets, each path's
+    verdict said plainly); then wss through each proxy against direct wss (like for like, no target)."""
     paths = rtt["paths"]
-    direct, ws, wss = paths["direct"], paths["role ws"], paths["role wss"]
-    seed = paths.get("seed ws")
+    direct = paths["direct"]
+    role = [(kind, paths[f"role {kind}"]) for kind in ("ws", "wss") if f"role {kind}" in paths]
     rows = []
     for key, limit in (("p50", targets["rtt_p50_ratio"]), ("p99", targets["rtt_p99_ratio"])):
-        verdicts = ", ".join(f"{label} {verdict(rtt_met(path, key, limit))}"
-                             for label, path in (("ws", ws), ("wss", wss)))
+
+        def cell(label: str, key: str = key) -> str:
+            return ", ".join(f"{kind} {p[key + '_us']:.0f} µs ({p[key + '_ratio']:.2f}x)" for kind in ("ws", "wss")
+                             if (p := paths.get(f"{label} {kind}"))) or "-"
+
         rows.append([
-            f"Round trip of a 640-byte frame, {key}",
-            f"direct {direct[key + '_us']:.0f} µs"
-            + (f"; seed ws {seed[key + '_us']:.0f} µs ({seed[key + '_ratio']:.2f}x)" if seed else ""),
-            f"ws {ws[key + '_us']:.0f} µs ({ws[key + '_ratio']:.2f}x), "
-            f"wss {wss[key + '_us']:.0f} µs ({wss[key + '_ratio']:.2f}x)",
+            f"Round trip of a 640-byte frame, {key} (direct {direct[key + '_us']:.0f} µs)",
+            *(cell(label) for label in labels),
             f"≤ {limit:g}x direct",
-            verdicts,
+            ", ".join(f"{kind} {verdict(rtt_met(path, key, limit))}" for kind, path in role) or "-",
         ])
-    like = wss.get("vs_direct_wss")
-    if like and "direct wss" in paths:
+    likes = {label: like_for_like(paths, f"{label} wss") for label in labels}
+    if any(likes.values()):
         dwss = paths["direct wss"]
         rows.append([
-            "Round trip, wss through nginx vs direct wss (like for like)",
-            f"direct wss p50 {dwss['p50_us']:.0f} µs, p99 {dwss['p99_us']:.0f} µs",
-            f"wss p50 {like['p50_ratio']:.2f}x, p99 {like['p99_ratio']:.2f}x",
+            f"Round trip, wss through the proxy vs direct wss (direct wss p50 {dwss['p50_us']:.0f} µs, "
+            f"p99 {dwss['p99_us']:.0f} µs): like for like",
+            *(f"wss p50 {like['p50_ratio']:.2f}x, p99 {like['p99_ratio']:.2f}x" if like else "-"
+              for like in likes.values()),
             "- (the targets are against direct ws)",
             "-",
         ])
@@ -203,12 +318,17 @@ def rtt_details(rtt: dict[str, Any], targets: dict[str, Any]) -> list[str]:
     verdicts = []
     for key, limit in (("p50", targets["rtt_p50_ratio"]), ("p99", targets["rtt_p99_ratio"])):
         for label in ("role ws", "role wss"):
-            path = paths[label]
-            verdicts.append(f"{label} {key} {path[key + '_ratio']:.2f}x direct: target ≤ {limit:g}x "
-                            + ("met" if rtt_met(path, key, limit) else "**not met**"))
-    parts += ["Targets: " + "; ".join(verdicts) + ".", ""]
-    like = paths["role wss"].get("vs_direct_wss")
-    if like and "direct wss" in paths:
+            path = paths.get(label)
+            if path:
+                verdicts.append(f"{label} {key} {path[key + '_ratio']:.2f}x direct: target ≤ {limit:g}x "
+                                + ("met" if rtt_met(path, key, limit) else "**not met**"))
+    if verdicts:
+        parts += ["Targets: " + "; ".join(verdicts) + ".", ""]
+    added = added_note(rtt)
+    if added:
+        parts += [added, ""]
+    like = like_for_like(paths, "role wss")
+    if like and "role ws" in paths:
         dwss, ws, direct = paths["direct wss"], paths["role ws"], paths["direct"]
         parts += [
             f"Like for like: wss through nginx is {like['p50_ratio']:.2f}x (p50) and {like['p99_ratio']:.2f}x (p99) "
@@ -219,6 +339,23 @@ def rtt_details(rtt: dict[str, Any], targets: dict[str, Any]) -> list[str]:
             f"{num(paths['role wss'].get('client_cpu_p50_us'), 1)} µs over wss through nginx: that difference is "
             "on the clock of every wss round trip and is not nginx's.", ""]
     return parts
+
+
+def added_note(rtt: dict[str, Any]) -> str:
+    """The microseconds the role's nginx adds to direct's p50, against the best peer's, over ws and over wss."""
+    paths = rtt["paths"]
+    direct = paths["direct"]["p50_us"]
+    peers = [label for label in path_systems(rtt) if label not in ("seed", "role")]
+    said = []
+    for kind in ("ws", "wss"):
+        role = paths.get(f"role {kind}")
+        added = sorted((paths[f"{label} {kind}"]["p50_us"] - direct, label) for label in peers
+                       if f"{label} {kind}" in paths)
+        if role and added:
+            best, label = added[0]
+            said.append(f"over {kind} the role's nginx adds {role['p50_us'] - direct:+.0f} µs, the best peer "
+                        f"({system(label).name}) {best:+.0f} µs")
+    return (f"Added to direct's p50 ({direct:.0f} µs): " + "; ".join(said) + ".") if said else ""
 
 
 def stop(side: dict[str, Any]) -> str:
@@ -269,23 +406,76 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def peers_table(results: dict[str, Any]) -> list[str]:
+    """The peers' programs as the run found them (results["peers"]), when the run had peers."""
+    peers = results.get("peers")
+    if not peers:
+        return []
+    rows = [[system(label).name, str(peer.get("version", "-")), num(peer.get("processes")), num(peer.get("threads")),
+             num(peer.get("open_files_limit")), num(peer.get("maxconn")),
+             f"`{peer['config']}`" if peer.get("config") else "-"] for label, peer in peers.items()]
+    return ["## Peers under test", "",
+            "The proxies a team would pick instead, from Debian's packages, in front of the same backend addresses as "
+            "the role's nginx; the open-file limit is that of the process holding the connections.", "",
+            table(["Peer", "Version", "Processes", "Threads", "Open-file limit", "maxconn", "Config"], rows), ""]
+
+
+def capacity_details(results: dict[str, Any], capacity: dict[str, Any]) -> list[str]:
+    """Section 1 of results.md: every system's ramp, step by step, and why it stopped."""
+    labels = systems_of(capacity)
+    first = capacity[labels[0]] if labels else {}
+    parts = ["## 1. Concurrent WebSockets", "",
+             f"{first.get('client_processes', '?')} client processes, {capacity['backend_processes']} backend "
+             "processes; every held WebSocket echoes a fresh payload at every step.", ""]
+    for label in labels:
+        side = capacity[label]
+        name = PROGRAMS.get(program(side), program(side))
+        holders = "worker" if program(side) == "nginx" else "process"
+        rows = [[f"{s['requested']:,}", f"{s['held']:,}", f"{s['errors']:,}", f"{s['nginx_rss_kib'] / 1024:.1f}",
+                 num(s["kib_per_websocket"], 1), " ".join(str(f) for f in s["worker_fds"]),
+                 str(s.get("listen_overflows", "-")), f"{s['step_s']:.1f}"]
+                for s in side["steps"]]
+        idle = side["idle_rss_kib"] / 1024
+        whose = "" if system(label).name == name else f"{name} "
+        limit = f", open-file limit {side['open_files_limit']:,}" if side.get("open_files_limit") else ""
+        parts += [f"### {system(label).name}: max {side['max_held']:,} held ({whose}idle RSS {idle:.1f} MiB{limit})",
+                  "", f"Why it stopped: {diagnosis(results, label)[1]}", "",
+                  table(["Requested", "Held", "Errors", "RSS MiB", "KiB/WebSocket", f"fds per {holders}",
+                         "Listen overflows", "Step s"], rows), ""]
+        errors = {**side["steps"][-1]["open_errors"]["counts"], **side["steps"][-1]["echo_errors"]["counts"]}
+        if errors:
+            parts += [f"Client-side errors at the last step: {errors}", ""]
+        log = error_log(side)
+        if log.get("counts"):
+            parts += [f"{'nginx error.log' if name == 'nginx' else name + ' log'} during the ramp: {log['counts']}",
+                      "", "```", *log.get("samples", []), "```", ""]
+    return parts
+
+
+def peer_versions(results: dict[str, Any]) -> str:
+    return "".join(f", {system(label).name} {peer.get('version', '?')}"
+                   for label, peer in (results.get("peers") or {}).items())
+
+
 def markdown(results: dict[str, Any], plots: list[str]) -> str:
     m = results["measurements"]
     machine = results["machine"]
+    labels = run_systems(results)
     dirty = " + uncommitted changes to the role or plugins" if machine["role_uncommitted_changes"] else ""
     parts = [
         f"# Benchmark results ({results['profile']} run)",
         "",
         f"{results['started']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, kernel {machine['kernel']}, "
-        f"nginx {machine.get('nginx', '?')}, open-file hard limit {machine['open_files_hard_limit']:,}, "
-        f"commit {machine['git_commit']}{dirty}"
+        f"nginx {machine.get('nginx', '?')}{peer_versions(results)}, open-file hard limit "
+        f"{machine['open_files_hard_limit']:,}, commit {machine['git_commit']}{dirty}"
         f" (role tree {machine['role_tree_sha256']}), {results.get('elapsed_s', 0):.0f} s. "
         "Generated by bench/run.sh; bench/README.md explains each figure.",
         "",
         load_note(results),
         "",
         *([provenance_note(results), ""] if provenance_note(results) else []),
-        table(["Figure", "Baseline (seed config)", "Role", "Target", "Met"], summary_rows(results)),
+        table(["Figure", *(system(label).column for label in labels), "Target (role)", "Met"],
+              summary_rows(results, labels)),
         "",
     ]
     if results["profile"] == "smoke":
@@ -308,29 +498,11 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
                   table(["Setting", "Seed (Debian's nginx.conf)", "Role"],
                         [[k, str(nginx["seed"].get(k) or "-"), str(nginx["role"].get(k) or "-")] for k in keys]),
                   "", f"Role variables of the tuned run: `{results.get('role_vars')}`", ""]
+    parts += peers_table(results)
 
     capacity = ok(m, "capacity")
     if capacity:
-        parts += ["## 1. Concurrent WebSockets", "",
-                  f"{capacity['seed']['client_processes']} client processes, {capacity['backend_processes']} backend "
-                  "processes; every held WebSocket echoes a fresh payload at every step.", ""]
-        for label in ("seed", "role"):
-            side = capacity[label]
-            rows = [[f"{s['requested']:,}", f"{s['held']:,}", f"{s['errors']:,}", f"{s['nginx_rss_kib'] / 1024:.1f}",
-                     num(s["kib_per_websocket"], 1), " ".join(str(f) for f in s["worker_fds"]),
-                     str(s.get("listen_overflows", "-")), f"{s['step_s']:.1f}"]
-                    for s in side["steps"]]
-            idle = side["idle_rss_kib"] / 1024
-            parts += [f"### {label}: max {side['max_held']:,} held (nginx idle RSS {idle:.1f} MiB)", "",
-                      f"Why it stopped: {diagnose(side, (results.get('nginx') or {}).get(label))[1]}", "",
-                      table(["Requested", "Held", "Errors", "nginx RSS MiB", "KiB/WebSocket", "fds per worker",
-                             "Listen overflows", "Step s"], rows), ""]
-            errors = {**side["steps"][-1]["open_errors"]["counts"], **side["steps"][-1]["echo_errors"]["counts"]}
-            if errors:
-                parts += [f"Client-side errors at the last step: {errors}", ""]
-            if side["nginx_error_log"]["counts"]:
-                parts += [f"nginx error.log during the ramp: {side['nginx_error_log']['counts']}", ""]
-                parts += ["```", *side["nginx_error_log"]["samples"], "```", ""]
+        parts += capacity_details(results, capacity)
 
     rtt = ok(m, "rtt")
     if rtt:
@@ -339,16 +511,16 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
     http = ok(m, "http")
     if http:
         rows = []
-        for label in ("seed", "role"):
+        for label in systems_of(http):
             for index, r in enumerate(http[label]["runs"], 1):
-                rows.append([label, str(index), f"{r['ok']:,}", f"{r['backend_requests']:,}",
+                rows.append([system(label).name, str(index), f"{r['ok']:,}", f"{r['backend_requests']:,}",
                              f"{r['backend_connections_opened']:,}", f"{r['backend_connections_per_10k']:,.0f}",
                              f"{r['requests_per_s']:,.0f}", f"{r['latency_p50_ms']:.2f}", f"{r['latency_p99_ms']:.2f}",
                              str(r["errors"]["total"])])
         parts += ["## 3. Plain requests through /api/", "",
                   f"{http['requests']:,} GETs per run over {http['concurrency']} keep-alive client connections, "
                   "after a warm-up; backend counters reset just before. The summary takes the median round.", "",
-                  table(["Config", "Round", "200 OK", "Reached backend", "Backend connections", "per 10k",
+                  table(["System", "Round", "200 OK", "Reached backend", "Backend connections", "per 10k",
                          "req/s", "p50 ms", "p99 ms", "Errors"], rows), ""]
 
     converge = ok(m, "converge")
@@ -374,23 +546,40 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
 def fill(text: str, width: int = 24) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(f"({text})", width))
+    return "\n".join(textwrap.wrap(f"({text})", width, break_long_words=False))
 
 
-def bar_labels(ax: Any, bars: Any, fmt: str) -> None:
+# Behind a label that a target line may cross: the line stays visible on either side, the figure readable.
+LABEL_BOX = {"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
+
+
+def bar_labels(ax: Any, bars: Any, fmt: str, fontsize: float = 9, rotation: float = 0) -> None:
     for rect in bars:
         height = rect.get_height()
         ax.annotate(fmt.format(height), (rect.get_x() + rect.get_width() / 2, height), ha="center", va="bottom",
-                    fontsize=9, xytext=(0, 2), textcoords="offset points")
+                    fontsize=fontsize, rotation=rotation, xytext=(0, 2), textcoords="offset points",
+                    bbox=LABEL_BOX)
+
+
+def system_bars(ax: Any, labels: list[str], values: list[float], ticks: list[str] | None = None) -> Any:
+    """One bar per system, in its color, named under the bar (ticks: the names with more below them)."""
+    bars = ax.bar(range(len(labels)), values, color=[system(label).color for label in labels], width=0.7)
+    ax.set_xticks(range(len(labels)), ticks or [system(label).name for label in labels],
+                  fontsize=8 if ticks and len(labels) > 2 else 9)
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    return bars
 
 
 def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], targets: dict[str, Any],
-                  nginx: dict[str, Any] | None = None) -> None:
-    seed, role = capacity["seed"], capacity["role"]
-    nginx = nginx or {}
-    names = [f"seed config\n{fill(diagnose(seed, nginx.get('seed'))[0])}",
-             f"role\n{fill(diagnose(role, nginx.get('role'))[0])}"]
-    bars = ax_held.bar(names, [max(seed["max_held"], 1), max(role["max_held"], 1)], color=[SEED_COLOR, ROLE_COLOR])
+                  reasons: dict[str, str] | None = None) -> None:
+    """WebSockets held by each system, named with why it stopped; and its memory per held WebSocket."""
+    labels = systems_of(capacity)
+    sides = [capacity[label] for label in labels]
+    reasons = reasons or {label: diagnose(capacity[label], None)[0] for label in labels}
+    width = 24 if len(labels) <= 2 else 18
+    # Under a bar, a reason without its parenthesis ("open-file limit 20,000 per process"): results.md has it all.
+    ticks = [f"{system(label).name}\n{fill(reasons[label].split(' (')[0], width)}" for label in labels]
+    bars = system_bars(ax_held, labels, [max(side["max_held"], 1) for side in sides], ticks)
     bar_labels(ax_held, bars, "{:,.0f}")
     ax_held.axhline(capacity["target"], label=f"target {capacity['target']:,}", **TARGET_STYLE)
     ax_held.set_yscale("log")
@@ -398,59 +587,71 @@ def plot_capacity(ax_held: Any, ax_mem: Any | None, capacity: dict[str, Any], ta
     ax_held.set_title("Concurrent WebSockets held\n(echo-verified, more is better)")
     ax_held.legend(loc="upper left", fontsize=8)
     if ax_mem is not None:
-        values = [seed["kib_per_websocket"] or 0, role["kib_per_websocket"] or 0]
-        bars = ax_mem.bar(["seed config", "role"], values, color=[SEED_COLOR, ROLE_COLOR])
-        for rect, side in zip(bars, (seed, role), strict=False):  # inside the bar: the target line runs near the top
-            ax_mem.annotate(f"{rect.get_height():.1f} KiB\nat {side['max_held']:,}",
-                            (rect.get_x() + rect.get_width() / 2, rect.get_height() / 2), ha="center", va="center",
-                            color="white", fontsize=10, fontweight="bold")
+        values = [side["kib_per_websocket"] or 0 for side in sides]
+        bars = system_bars(ax_mem, labels, values)
+        top = max([*values, targets["kib_per_websocket"]]) * 1.3
+        for rect, side in zip(bars, sides, strict=False):
+            text = "-" if side["kib_per_websocket"] is None else f"{rect.get_height():.1f} KiB\nat {side['max_held']:,}"
+            x = rect.get_x() + rect.get_width() / 2
+            if rect.get_height() >= 0.3 * top:  # inside the bar: the target line runs near the top
+                ax_mem.annotate(text, (x, rect.get_height() / 2), ha="center", va="center", color="white",
+                                fontsize=10 if len(labels) <= 2 else 9, fontweight="bold")
+            else:  # a short bar: above it, where there is room
+                ax_mem.annotate(text, (x, rect.get_height()), ha="center", va="bottom", xytext=(0, 3),
+                                textcoords="offset points", fontsize=9, fontweight="bold")
         ax_mem.axhline(targets["kib_per_websocket"], label=f"target ≤ {targets['kib_per_websocket']:g} KiB",
                        **TARGET_STYLE)
-        ax_mem.set_ylim(0, max([*values, targets["kib_per_websocket"]]) * 1.3)
-        ax_mem.set_title("nginx RSS per held WebSocket, KiB\n(less is better)")
+        ax_mem.set_ylim(0, top)
+        ax_mem.set_title("proxy RSS per held WebSocket, KiB\n(less is better)")
         ax_mem.legend(loc="upper left", fontsize=8)
 
 
 def plot_ramp(ax: Any, capacity: dict[str, Any]) -> None:
-    """nginx's memory against WebSockets held, one point per step: the slope is the cost of a connection,
-    the end of a line is where that config stopped (x: the step that had errors)."""
-    for label, color in (("seed", SEED_COLOR), ("role", ROLE_COLOR)):
-        side = capacity[label]
+    """Each proxy's memory against WebSockets held, one point per step: the slope is the cost of a connection,
+    the end of a line is where that system stopped (x: the step that had errors)."""
+    labels = systems_of(capacity)
+    for index, label in enumerate(labels):
+        side, color, name = capacity[label], system(label).color, system(label).name
         steps = side["steps"]
         held = [0] + [s["held"] for s in steps]
         rss = [side["idle_rss_kib"] / 1024] + [s["nginx_rss_kib"] / 1024 for s in steps]
-        ax.plot(held, rss, "o-", color=color, markersize=3,
-                label=f"{'seed config' if label == 'seed' else 'role'}: max {side['max_held']:,}")
         failed = [s for s in steps if s["errors"]]
+        ends = f"stops at {side['max_held']:,}" if failed and len(labels) > 2 else f"max {side['max_held']:,}"
+        ax.plot(held, rss, "o-", color=color, markersize=3, label=f"{name}: {ends}")
         if failed:
             x, y = failed[0]["held"], failed[0]["nginx_rss_kib"] / 1024
-            ax.plot([x], [y], "x", color="black", markersize=11, markeredgewidth=2.5)
-            ax.annotate(f"{'seed' if label == 'seed' else 'role'} stops at {side['max_held']:,}", (x, y),
-                        xytext=(8, -4 if label == "seed" else 4), textcoords="offset points", fontsize=9,
-                        color=color, fontweight="bold", va="bottom" if label == "seed" else "top")
+            ax.plot([x], [y], "X", color=color, markeredgecolor="black", markersize=11, markeredgewidth=1.2)
+            if len(labels) <= 2:  # with more, stops crowd the bottom left: the legend names them instead
+                above = index % 2 == 0
+                ax.annotate(f"{'seed' if label == 'seed' else name} stops at {side['max_held']:,}", (x, y),
+                            xytext=(8, -4 if above else 4), textcoords="offset points", fontsize=9,
+                            color=color, fontweight="bold", va="bottom" if above else "top", bbox=LABEL_BOX)
     ax.axvline(capacity["target"], label=f"target {capacity['target']:,}", **TARGET_STYLE)
-    ax.plot([], [], "x", color="black", markersize=9, markeredgewidth=2, label="step with errors: stop")
+    ax.plot([], [], "X", color="white", markeredgecolor="black", markersize=9, markeredgewidth=1.2,
+            label="step with errors: stop")
     ax.set_xlim(0, capacity["target"] * 1.08)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("WebSockets held (echo-verified)")
-    ax.set_ylabel("nginx RSS, master + workers (MiB)")
-    ax.set_title("Ramp: nginx memory vs WebSockets held")
+    ax.set_ylabel("proxy RSS, all its processes (MiB)")
+    ax.set_title("Ramp: proxy memory vs WebSockets held")
     ax.legend(fontsize=8, loc="upper left")
 
 
-RTT_ORDER = ("direct", "direct wss", "seed ws", "role ws", "role wss")
+# Reading order: the baseline, the seed's nginx, the role's, then the peers.
+RTT_ORDER = ("direct", "direct wss", "seed ws", "role ws", "role wss", "haproxy ws", "haproxy wss", "caddy ws",
+             "caddy wss")
 DIRECT_TLS_COLOR = "#b7b7b7"
 
 
 def rtt_names(rtt: dict[str, Any]) -> list[str]:
-    """Paths in reading order: the baseline first, then through nginx."""
+    """Paths in reading order: the baseline first, then through each proxy."""
     return [n for n in RTT_ORDER if n in rtt["paths"]] + [n for n in rtt["paths"] if n not in RTT_ORDER]
 
 
 def rtt_color(name: str) -> str:
     if name.startswith("direct"):
         return DIRECT_COLOR if name == "direct" else DIRECT_TLS_COLOR
-    return SEED_COLOR if name.startswith("seed") else ROLE_COLOR
+    return system(name.rpartition(" ")[0] or name).color
 
 
 def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any], key: str) -> None:
@@ -462,11 +663,11 @@ def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any], key: str) ->
     for rect, name in zip(bars, names, strict=False):
         ratio = paths[name][f"{key}_ratio"]
         label = f"{rect.get_height():,.0f} µs" + ("" if name == "direct" else f"\n{ratio:.2f}x direct")
-        like = paths[name].get("vs_direct_wss")
+        like = like_for_like(paths, name)
         if like:
             label += f"\n{like[key + '_ratio']:.2f}x direct wss"
         ax.annotate(label, (rect.get_x() + rect.get_width() / 2, rect.get_height()), ha="center", va="bottom",
-                    fontsize=9, xytext=(0, 2), textcoords="offset points")
+                    fontsize=9 if len(names) <= 5 else 8, xytext=(0, 2), textcoords="offset points", bbox=LABEL_BOX)
     limit = targets[f"rtt_{key}_ratio"]
     ax.axhline(paths["direct"][f"{key}_us"] * limit, label=f"target: {limit:g}x direct", **TARGET_STYLE)
     ax.set_ylabel("µs")
@@ -476,9 +677,10 @@ def plot_rtt(ax: Any, rtt: dict[str, Any], targets: dict[str, Any], key: str) ->
 
 
 def plot_rtt_ratios(ax: Any, rtt: dict[str, Any], targets: dict[str, Any]) -> None:
-    """p50 and p99 through nginx divided by direct: the quantity the targets bound, on one scale."""
+    """p50 and p99 through each proxy divided by direct: the quantity the targets bound, on one scale."""
     names = [n for n in rtt_names(rtt) if n != "direct"]
     paths = rtt["paths"]
+    many = len(names) > 4
     x = range(len(names))
     width = 0.38
     colors = [rtt_color(n) for n in names]
@@ -486,24 +688,24 @@ def plot_rtt_ratios(ax: Any, rtt: dict[str, Any], targets: dict[str, Any]) -> No
                  label="p50 (solid)")
     p99 = ax.bar([i + width / 2 for i in x], [paths[n]["p99_ratio"] for n in names], width, color=colors,
                  alpha=0.45, hatch="//", label="p99 (hatched)")
-    bar_labels(ax, p50, "{:.2f}x")
-    bar_labels(ax, p99, "{:.2f}x")
+    bar_labels(ax, p50, "{:.2f}x", fontsize=8 if many else 9, rotation=90 if many else 0)
+    bar_labels(ax, p99, "{:.2f}x", fontsize=8 if many else 9, rotation=90 if many else 0)
     ax.axhline(1.0, color=DIRECT_COLOR, linewidth=1, label="direct = 1")
     ax.axhline(targets["rtt_p50_ratio"], label=f"p50 target {targets['rtt_p50_ratio']:g}x", **TARGET_STYLE)
     ax.axhline(targets["rtt_p99_ratio"], label=f"p99 target {targets['rtt_p99_ratio']:g}x",
                color=TARGET_STYLE["color"], linestyle=":", linewidth=1.5)
-    ax.set_xticks(list(x), names)
+    ax.set_xticks(list(x), [n.replace(" ", "\n") for n in names] if many else names)
     top = max([paths[n]["p50_ratio"] for n in names] + [paths[n]["p99_ratio"] for n in names] + [1.5])
-    ax.set_ylim(0, top * 1.35)
-    ax.set_title(f"Round trip through nginx / direct (direct p50 {paths['direct']['p50_us']:.0f} µs)\n"
+    ax.set_ylim(0, top * (1.5 if many else 1.35))
+    ax.set_title(f"Round trip through the proxy / direct (direct p50 {paths['direct']['p50_us']:.0f} µs)\n"
                  "640-byte frame (less is better)")
-    ax.legend(fontsize=8, loc="upper left", ncol=2)
+    ax.legend(fontsize=8, loc="upper left", ncol=3 if many else 2)
 
 
 def plot_http(ax_conn: Any, ax_rps: Any | None, http: dict[str, Any], targets: dict[str, Any]) -> None:
-    seed, role = http["seed"], http["role"]
-    values = [max(seed["backend_connections_per_10k"], 1), max(role["backend_connections_per_10k"], 1)]
-    bars = ax_conn.bar(["seed config", "role"], values, color=[SEED_COLOR, ROLE_COLOR])
+    labels = systems_of(http)
+    sides = [http[label] for label in labels]
+    bars = system_bars(ax_conn, labels, [max(side["backend_connections_per_10k"], 1) for side in sides])
     bar_labels(ax_conn, bars, "{:,.0f}")
     ax_conn.axhline(targets["backend_connections_per_10k"],
                     label=f"target ≤ {targets['backend_connections_per_10k']}", **TARGET_STYLE)
@@ -512,10 +714,9 @@ def plot_http(ax_conn: Any, ax_rps: Any | None, http: dict[str, Any], targets: d
     ax_conn.set_title("Backend connections opened\nper 10,000 plain requests (less is better)")
     ax_conn.legend(fontsize=8, loc="upper right")
     if ax_rps is not None:
-        bars = ax_rps.bar(["seed config", "role"], [seed["requests_per_s"], role["requests_per_s"]],
-                          color=[SEED_COLOR, ROLE_COLOR])
+        bars = system_bars(ax_rps, labels, [side["requests_per_s"] for side in sides])
         bar_labels(ax_rps, bars, "{:,.0f}")
-        ax_rps.set_ylim(0, max(seed["requests_per_s"], role["requests_per_s"]) * 1.25)
+        ax_rps.set_ylim(0, max(side["requests_per_s"] for side in sides) * 1.25)
         ax_rps.set_title("Plain /api/ requests per second\n(more is better)")
 
 
@@ -544,6 +745,14 @@ def plot_converge(ax: Any, converge: dict[str, Any], targets: dict[str, Any]) ->
     ax.legend(fontsize=8, loc="upper left")
 
 
+def compared(labels: list[str]) -> str:
+    """ "seed config vs the role", or with the peers "seed config, the role, HAProxy and Caddy"."""
+    names = [f"the {system(label).name}" if label == "role" else system(label).name for label in labels]
+    if len(names) <= 2:
+        return " vs ".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def write_plots(results: dict[str, Any], out: Path) -> list[str]:
     import matplotlib
 
@@ -554,7 +763,7 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
     m, targets = results["measurements"], results["targets"]
     written: list[str] = []
     title = (f"wsproxy.nginx benchmark ({results['profile']} run), {results['machine']['cpus']} CPUs, "
-             f"nginx {results['machine'].get('nginx', '?')}: seed config vs the role")
+             f"nginx {results['machine'].get('nginx', '?')}: {compared(run_systems(results))}")
 
     def save(fig: Any, name: str) -> None:
         fig.tight_layout()
@@ -563,21 +772,25 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
         written.append(name)
 
     capacity, rtt, http, converge = (ok(m, n) for n in ("capacity", "rtt", "http", "converge"))
+    reasons = {label: diagnosis(results, label)[0] for label in systems_of(capacity)} if capacity else {}
     if capacity:
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+        many = len(systems_of(capacity)) > 2
+        fig, axes = plt.subplots(1, 3, figsize=(17, 5.6) if many else (15, 4.8))
         plot_ramp(axes[0], capacity)
-        plot_capacity(axes[1], axes[2], capacity, targets, results.get("nginx"))
+        plot_capacity(axes[1], axes[2], capacity, targets, reasons)
         fig.suptitle("1. Concurrent proxied WebSockets", fontweight="bold")
         save(fig, "capacity.png")
     if rtt:
-        fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+        many = len(rtt["paths"]) > 5  # the peers' paths too: one percentile a row, for room under each bar
+        fig, axes = plt.subplots(2, 1, figsize=(13, 9)) if many else plt.subplots(1, 2, figsize=(13, 4.8))
         plot_rtt(axes[0], rtt, targets, "p50")
         plot_rtt(axes[1], rtt, targets, "p99")
-        fig.suptitle(f"2. Latency: {rtt['samples']:,} round trips per path, direct to the backend vs through nginx",
-                     fontweight="bold")
+        through = "each proxy" if path_systems(rtt) != ["seed", "role"] else "nginx"
+        fig.suptitle(f"2. Latency: {rtt['samples']:,} round trips per path, direct to the backend vs through "
+                     f"{through}", fontweight="bold")
         save(fig, "rtt.png")
     if http:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5) if len(systems_of(http)) > 2 else (10, 4.5))
         plot_http(axes[0], axes[1], http, targets)
         fig.suptitle("3. Plain requests through /api/", fontweight="bold")
         save(fig, "http.png")
@@ -588,10 +801,10 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
         save(fig, "converge.png")
     panels = [p for p in (capacity, rtt, http, converge) if p]
     if panels:
-        fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+        fig, axes = plt.subplots(2, 2, figsize=(13, 9.5) if len(run_systems(results)) <= 2 else (15, 10.5))
         flat = list(axes.flat)
         if capacity:
-            plot_capacity(flat[0], None, capacity, targets, results.get("nginx"))
+            plot_capacity(flat[0], None, capacity, targets, reasons)
         if rtt:
             plot_rtt_ratios(flat[1], rtt, targets)
         if http:
