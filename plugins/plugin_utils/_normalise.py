@@ -47,6 +47,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.balance import (
     check_servers,
     parse_balance,
     parse_server,
+    websocket_servers,
 )
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.buffers import frame_size, proxy_buffer_size
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.checks import (
@@ -610,6 +611,7 @@ def normalise_locations(
         if endpoints:
             regex = ws_path_regex(endpoints, path, f"{source}.websocket_endpoints")
             servers, is_list = _backends(backend, f"{source}.backend", allow_uri=False)
+            servers = websocket_servers(servers)
             route = _route(servers, is_list, backend, f"{source}.backend", regex, settings, snippet, balance)
             entries.append(({"modifier": "~", "path": regex, "websocket": True}, route))
             uris.extend(endpoint_uris(endpoints, path))
@@ -618,6 +620,8 @@ def normalise_locations(
             uris.append(path)
         servers, is_list = _backends(backend, f"{source}.backend", allow_uri=True)
         check_servers(method, servers, f"{source}.backend")
+        if websocket:  # the prefix and the endpoints' regex share one upstream: the same servers for both
+            servers = websocket_servers(servers)
         route = _route(servers, is_list, backend, f"{source}.backend", path, settings, snippet, balance)
         entries.append(({"modifier": "", "path": path, "websocket": prefix_websocket}, route))
         for head, entry_route in entries:

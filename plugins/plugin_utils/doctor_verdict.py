@@ -223,9 +223,9 @@ def _replicas_down(entry: Mapping[str, Any], failed: list[tuple[str, Mapping[str
         "backend",
         f"{names} down; nginx fails over to the other {alive} of {len(entry['backends'])} servers",
         f"directly from the proxy host: {'; '.join(f'{a}: {_diagnosis(r)}' for a, r in failed)}. Through nginx "
-        f"the handshake works: nginx tries the next server when one refuses or times out, and skips a failed "
-        f"one for its fail_timeout. WebSockets that were open on a dead server have ended; their clients "
-        f"reconnect to the others",
+        f"the handshake works: nginx tries the next server when one refuses or times out (and skips a failed "
+        f"one for its fail_timeout where max_fails is set). WebSockets that were open on a dead server have "
+        f"ended; their clients reconnect to the others",
     )
 
 

@@ -16,9 +16,13 @@ a snippet's location, ``set $wsproxy_backend`` for a dynamic location) and nginx
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import select
 import socket
 import struct
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -32,6 +36,12 @@ import jinja2
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.snippets import websocket_snippets
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.vhosts import websocket_vhosts
 from nginx_helpers import ROLE_MAPS, Client, assert_nginx_accepts, assert_nginx_refuses, free_port, running_nginx
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
+
+import wsclient  # noqa: E402  (tests/support is put on the path just above)
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[2] / "roles/websocket_proxy/templates"),
@@ -458,3 +468,70 @@ def test_replicas_balance_fail_over_and_never_replay_a_post(tmp_path: Path) -> N
             failed = [status for status, _body in posts if status != 200]
             assert failed == [502] * dropped.count("POST") and len(failed) >= 1, (posts, dropped)
             assert len(failed) < len(posts)  # the others reached the live server
+
+
+@contextmanager
+def ws_backend(port: int) -> Iterator[None]:
+    """tests/support/ws_backend.py on 127.0.0.1:``port`` (a fixed port: a replica restarted where it was)."""
+    process = subprocess.Popen(
+        [sys.executable, str(SUPPORT / "ws_backend.py"), "--host", "127.0.0.1", "--port", str(port),
+         "--ws-paths", "/ws/audio,/marked/audio"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert process.stdout is not None and select.select([process.stdout], [], [], 10)[0], "no backend"
+        assert process.stdout.readline().startswith("listening on"), "ws_backend.py did not start"
+        yield
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+def _held(port: int, path: str, count: int) -> list[wsclient.Connection]:
+    """``count`` handshakes in a row, each kept open; the answers (upgraded or refused) in order."""
+    return [wsclient.connect(f"ws://127.0.0.1:{port}{path}", timeout=5) for _attempt in range(count)]
+
+
+def test_websocket_replicas_are_taken_back_at_once_after_a_restart(tmp_path: Path) -> None:
+    """The role writes max_fails=0 for a WebSocket location's replicas (balance.websocket_servers). The control,
+    nginx's own default (max_fails 1, here with fail_timeout 1s), shows why: once both replicas refused (a deploy
+    restarts them), nginx takes each back only through one connection per fail_timeout, and marks it live only
+    when that connection ends, which a held WebSocket does not."""
+    a, b = free_port(), free_port()
+    locations = [
+        {"path": "/ws/", "backend": [f"127.0.0.1:{a}", f"127.0.0.1:{b}"]},
+        {"path": "/marked/", "backend": [{"address": f"127.0.0.1:{a}", "max_fails": 1, "fail_timeout": "1s"},
+                                         {"address": f"127.0.0.1:{b}", "max_fails": 1, "fail_timeout": "1s"}]},
+    ]
+    [vhost] = websocket_vhosts([{"server_name": "replicas.test", "locations": locations}], DEFAULTS)
+    assert [[s["parameters"] for s in u["servers"]] for u in vhost["upstreams"]] == [
+        ["max_fails=0", "max_fails=0"], ["max_fails=1 fail_timeout=1s", "max_fails=1 fail_timeout=1s"]]
+    port = free_port()
+    with running_nginx(tmp_path, MAPS + render_vhost(vhost, port), port):
+        # Both replicas down (the deploy): a handshake through each location fails, and nginx has tried both.
+        for path in ("/ws/audio", "/marked/audio"):
+            refused = wsclient.connect(f"ws://127.0.0.1:{port}{path}", timeout=5)
+            assert (refused.upgraded, refused.status) == (False, 502)
+        with ws_backend(a), ws_backend(b):
+            time.sleep(2.5)  # past the control's fail_timeout (nginx counts it in whole seconds)
+            marked = _held(port, "/marked/audio", 10)
+            fresh = _held(port, "/ws/audio", 10)
+            try:
+                # The role's default: every handshake goes to a replica that is back.
+                assert [c.status for c in fresh] == [101] * 10
+                # The control: one WebSocket per replica, then 502 ("no live upstreams") while those stay open.
+                statuses = [c.status for c in marked]
+                assert statuses.count(101) == 2 and statuses.count(502) == 8, statuses
+                for conn in marked:
+                    if conn.upgraded:
+                        conn.close()
+                time.sleep(0.3)
+                # Once those have ended nginx marks the replicas live again: the mechanism, not a lockout.
+                again = _held(port, "/marked/audio", 4)
+                assert [c.status for c in again] == [101] * 4, [c.status for c in again]
+                for conn in again:
+                    conn.close()
+            finally:
+                for conn in fresh + marked:
+                    with contextlib.suppress(OSError):
+                        conn.sock.close()

@@ -45,8 +45,9 @@ def test_seed_path_upgrades_and_echoes_with_wscat(host, path):
 
 
 def test_unknown_path_gets_no_websocket(host):
-    # Each destroyed socket is an error of its server to nginx: both are skipped for their fail_timeout (nginx's
-    # 10 s), and a request meanwhile gets 502 "no live upstreams". Hence this test module runs last (by name).
+    # Each destroyed socket is an error of its server to nginx. The role writes max_fails=0 for a WebSocket
+    # location's replicas, so neither is skipped afterwards; with max_fails set they would be, for their
+    # fail_timeout (a request meanwhile gets 502 "no live upstreams"). This test module still runs last (by name).
     summary = node_app(host, "ws_clients.js", "--url", BASE + "/api/other", "--count", "4", "--concurrency", "1")
     print(f"/api/other: {summary}")
     # The server destroys the socket without an answer: nginx says 502 (after trying the other replica too).

@@ -187,7 +187,10 @@ def test_replicas_get_their_balance_server_parameters_and_failover(tmp_path):
     assert "    ip_hash;\n" in blocks["wsproxy_app_1"]
     assert "server 127.0.0.2:3000 weight=2 max_fails=3 fail_timeout=5s;" in blocks["wsproxy_app_1"]
     assert "    hash $cookie_room consistent;\n" in blocks["wsproxy_app_2"]
-    assert "    least_conn;\n" in blocks["wsproxy_app_3"] and "server 127.0.0.3:5006 backup;" in blocks["wsproxy_app_3"]
+    assert "    least_conn;\n" in blocks["wsproxy_app_3"]
+    # WebSocket replicas are never marked failed unless the user sets max_fails or fail_timeout (balance.py).
+    assert "server 127.0.0.1:3000 max_fails=0;" in blocks["wsproxy_app_1"]
+    assert "server 127.0.0.3:5006 max_fails=0 backup;" in blocks["wsproxy_app_3"]
     # The balancing method first, keepalive last (nginx ignores a keepalive before it, with a warning).
     for name in ("wsproxy_app_1", "wsproxy_app_2", "wsproxy_app_3"):
         block = blocks[name]
@@ -205,7 +208,7 @@ def test_several_backends_share_one_upstream(tmp_path):
              "websocket_endpoints": ["frontend-audio"]}]}]})
     vhost = files["etc/nginx/sites-available/calls.conf"]
     assert vhost.count("upstream wsproxy_calls_") == 1
-    assert "server 127.0.0.1:5006;" in vhost and "server 127.0.0.2:5006;" in vhost
+    assert "server 127.0.0.1:5006 max_fails=0;" in vhost and "server 127.0.0.2:5006 max_fails=0;" in vhost
     assert vhost.count("proxy_pass http://wsproxy_calls_1;") == 2
 
 

@@ -392,7 +392,7 @@ def test_locations_with_the_same_servers_share_one_upstream() -> None:
         locations=[
             {"backend": "127.0.0.1:5006", "websocket_endpoints": ["frontend-audio"]},
             {"path": "/events/", "backend": "http://127.0.0.1:5006/stream/"},
-            {"path": "/pool/", "backend": ["b:2", "B:1"], "websocket": False},
+            {"path": "/pool/", "backend": ["b:2", "B:1"]},
             {"path": "/pool2/", "backend": ["ws://b:1", "b:2"]},
             {"path": "/sock/", "backend": "unix:/run/app.sock:/base/"},
             {"path": "/v6/", "backend": "[::1]:5006"},
@@ -415,6 +415,31 @@ def test_locations_with_the_same_servers_share_one_upstream() -> None:
         ("/sock/", f"http://{base}_3/base/", f"{base}_3"),
         ("/v6/", f"http://{base}_4", f"{base}_4"),
     ]
+
+
+def test_websocket_replicas_get_max_fails_0_unless_the_user_sets_failure_parameters() -> None:
+    """nginx marks a failed server live again only when a connection given to it afterwards ends; a WebSocket ends
+    when its client leaves, so a WebSocket location's replicas are never marked (max_fails=0) by default. Plain
+    locations, single servers and servers with max_fails or fail_timeout keep what nginx or the user says."""
+    vhost = seed(
+        name="app",
+        locations=[
+            {"path": "/ws/", "backend": ["a:1", {"address": "b:1", "max_fails": 2}, {"address": "c:1",
+                                                                                  "fail_timeout": "5s"}]},
+            {"path": "/plain/", "backend": ["a:1", "b:1"], "websocket": False},
+            {"path": "/one/", "backend": ["a:1"]},
+            {"path": "/api/", "backend": ["a:1", "b:1"], "websocket_endpoints": ["audio"]},
+        ],
+    )
+    [result] = FILTER([vhost], KEEPALIVE)
+    parameters = {u["name"]: [s["parameters"] for s in u["servers"]] for u in result["upstreams"]}
+    upstream = {loc["path"]: loc["upstream"] for loc in result["locations"]}
+    assert parameters[upstream["/ws/"]] == ["max_fails=0", "max_fails=2", "fail_timeout=5s"]
+    assert parameters[upstream["/plain/"]] == ["", ""]
+    assert parameters[upstream["/one/"]] == [""]
+    # The endpoints' regex (WebSocket) and the plain prefix beside it share one upstream, never marked.
+    assert upstream["^/api/(?:audio)(?:/|$)"] == upstream["/api/"]
+    assert parameters[upstream["/api/"]] == ["max_fails=0", "max_fails=0"]
 
 
 def test_direct_backends_stay_as_written() -> None:
@@ -442,7 +467,7 @@ def test_keepalive_zero_writes_upstreams_for_lists_only() -> None:
             "name": "wsproxy_api_calls_1",
             "balance": None,
             "zone": "wsproxy_api_calls_1",
-            "servers": [server("b:1"), server("c:1")],
+            "servers": [server("b:1", "max_fails=0", max_fails=0), server("c:1", "max_fails=0", max_fails=0)],
             "keepalive": 0,
             "source": f"{V}[0].locations[0].backend",
         }
