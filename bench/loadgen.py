@@ -10,7 +10,13 @@ bounded in count and time; every wait has a timeout.
         Reads commands from stdin, one JSON object a line, and answers each with one JSON line:
           {"op": "grow", "total": N}  open connections until N are held in total, then echo-verify
                                       every held connection (new and old); failures are dropped
+          {"op": "storm", "seconds": S}
+                                      arm a reconnect storm (answers {"armed": N} at once): every held
+                                      connection that closes (its backend restarted) reconnects at once, and
+                                      again after each failure, until it is back and echoes; a second line
+                                      answers when all are back or S seconds have passed
           {"op": "close"}             close everything and exit
+        With --tls (and --cafile), the connections are wss (TLS first, then the handshake).
     loadgen.py rtt   --target NAME=URL [...] --samples N --warmup N --size 640 --round-size 50
         Round trips of binary frames over one connection per target, interleaved across targets in a random
         order, in short rounds; pooled percentiles, per-round ratios to the baseline, the client's CPU time.
@@ -18,6 +24,9 @@ bounded in count and time; every wait has a timeout.
         Plain HTTP/1.1 keep-alive GETs; requests per second, statuses, client connections used.
     loadgen.py get   --url URL
         One plain GET (for the backend's /api/_stats), body printed as JSON.
+    loadgen.py handshakes --url ws[s]://... --seconds S --workers N --concurrency C
+        New WebSockets per second: every loop opens a connection (and a full TLS handshake for wss: asyncio
+        never resumes a session), waits for a valid 101, sends a close frame and closes, then starts again.
 
 The WebSocket protocol is the collection's codec, plugins/module_utils/websocket_codec.py: from the checkout
 this file is in, else from /opt/wsproxy-codec (where bench.py mounts plugins/module_utils).
@@ -152,7 +161,7 @@ class HandshakeRefused(Exception):
 class HeldSocket(asyncio.Protocol):
     """One client WebSocket as a bare asyncio protocol: a handshake, then echo round trips on demand."""
 
-    __slots__ = ("buffer", "closed", "key", "messages", "request", "transport", "upgraded", "waiter")
+    __slots__ = ("buffer", "closed", "key", "messages", "on_lost", "request", "transport", "upgraded", "waiter")
 
     def __init__(self, request: bytes, key: str, waiter: asyncio.Future[Any]) -> None:
         self.request = request
@@ -163,6 +172,7 @@ class HeldSocket(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.upgraded = False
         self.closed = False
+        self.on_lost: Any = None  # called once when the connection ends (a reconnect storm sets it)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -215,6 +225,8 @@ class HeldSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._resolve(error=exc or ConnectionResetError("connection closed"))
+        if self.on_lost is not None:
+            self.on_lost()
 
     def send(self, opcode: int, payload: bytes) -> None:
         if self.transport is not None and not self.closed:
@@ -238,8 +250,10 @@ class HeldSocket(asyncio.Protocol):
 class Holder:
     """One worker process's share of the held WebSockets."""
 
-    def __init__(self, dest: tuple[str, int], host_header: str, path: str, timeout: float, concurrency: int) -> None:
+    def __init__(self, dest: tuple[str, int], host_header: str, path: str, timeout: float, concurrency: int,
+                 context: ssl.SSLContext | None = None) -> None:
         self.dest = dest
+        self.context = context  # TLS (wss) when set
         self.host_header = host_header
         self.path = path
         self.timeout = timeout
@@ -259,7 +273,8 @@ class Holder:
                 async def connect() -> None:
                     nonlocal protocol
                     _transport, protocol = await loop.create_connection(
-                        lambda: HeldSocket(request, key, waiter), self.dest[0], self.dest[1]
+                        lambda: HeldSocket(request, key, waiter), self.dest[0], self.dest[1], ssl=self.context,
+                        server_hostname=self.host_header if self.context else None,
                     )
                     await waiter
 
@@ -310,6 +325,74 @@ class Holder:
             "verify_s": round(time.monotonic() - verify_started, 3),
         }
 
+    def arm_storm(self) -> list[asyncio.Future[float]]:
+        """One future per held connection, set to the moment (time.monotonic) the connection ends."""
+        loop = asyncio.get_running_loop()
+        lost: list[asyncio.Future[float]] = []
+        for conn in self.held:
+            future: asyncio.Future[float] = loop.create_future()
+
+            def mark(future: asyncio.Future[float] = future) -> None:
+                if not future.done():
+                    future.set_result(time.monotonic())
+
+            conn.on_lost = mark
+            if conn.closed:
+                mark()
+            lost.append(future)
+        return lost
+
+    async def storm(self, lost: list[asyncio.Future[float]], seconds: float) -> dict[str, Any]:
+        """Every connection whose future fires reconnects at once, and again after each failure (no backoff),
+        until it is back and echoes, within ``seconds``. Times are time.monotonic(), the same clock in every
+        process of the machine, so the coordinator can take the first loss and the last return over workers."""
+        deadline = time.monotonic() + seconds
+        gate = asyncio.Semaphore(self.concurrency)
+        errors = Errors()
+        lost_at: list[float] = []
+        back_at: list[float] = []
+        attempts = 0
+        kept: list[HeldSocket] = []
+        back: list[HeldSocket] = []
+
+        async def one(index: int, conn: HeldSocket, future: asyncio.Future[float]) -> None:
+            nonlocal attempts
+            try:
+                lost_at.append(await asyncio.wait_for(future, max(0.1, deadline - time.monotonic())))
+            except TimeoutError:
+                kept.append(conn)  # never dropped: still held (verified by the next grow)
+                return
+            while time.monotonic() < deadline:
+                attempts += 1
+                opened: list[HeldSocket] = []
+                await self.open_one(gate, errors, opened)
+                if not opened:
+                    continue
+                try:
+                    await opened[0].echo(struct.pack("!IIQ", index, 0, random.getrandbits(64)), self.timeout)
+                except (TimeoutError, OSError, HandshakeRefused, EOFError) as exc:
+                    opened[0].close()
+                    errors.add(*describe(exc))
+                    continue
+                back_at.append(time.monotonic())
+                back.append(opened[0])
+                return
+
+        await asyncio.gather(*(one(i, c, f) for i, (c, f) in enumerate(zip(self.held, lost, strict=True))))
+        for conn in kept + back:
+            conn.on_lost = None
+        self.held = kept + back
+        return {
+            "held": len(self.held),
+            "dropped": len(lost_at),
+            "back": len(back_at),
+            "never_dropped": len(kept),
+            "attempts": attempts,
+            "first_lost": min(lost_at) if lost_at else None,
+            "last_back": max(back_at) if back_at else None,
+            "errors": errors.as_dict(),
+        }
+
     async def close_all(self) -> dict[str, Any]:
         count = len(self.held)
         for conn in self.held:
@@ -325,9 +408,15 @@ def ramp_worker(pipe: Any, dest: tuple[str, int], options: dict[str, Any]) -> No
     signal.alarm(int(options["max_seconds"]) + 30)  # and if it never does, the alarm does
     raise_nofile()
 
+    context = None
+    if options["tls"]:
+        context = ssl.create_default_context(cafile=options["cafile"])
+        context.set_alpn_protocols(["http/1.1"])
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        holder = Holder(dest, options["host_header"], options["path"], options["timeout"], options["concurrency"])
+        holder = Holder(dest, options["host_header"], options["path"], options["timeout"], options["concurrency"],
+                        context)
         while True:
             try:
                 command = await loop.run_in_executor(None, pipe.recv)
@@ -335,6 +424,10 @@ def ramp_worker(pipe: Any, dest: tuple[str, int], options: dict[str, Any]) -> No
                 return
             if command.get("op") == "grow":
                 pipe.send(await holder.grow(int(command["count"])))
+            elif command.get("op") == "storm":
+                lost = holder.arm_storm()
+                pipe.send({"armed": len(lost)})
+                pipe.send(await holder.storm(lost, float(command["seconds"])))
             else:
                 pipe.send(await holder.close_all())
                 return
@@ -351,6 +444,8 @@ def run_ramp(args: argparse.Namespace) -> int:
         "timeout": args.timeout,
         "concurrency": args.concurrency,
         "max_seconds": args.max_seconds,
+        "tls": args.tls,
+        "cafile": args.cafile,
     }
     context = multiprocessing.get_context("fork")
     workers = []
@@ -391,6 +486,32 @@ def run_ramp(args: argparse.Namespace) -> int:
                         "per_worker_held": [a.get("held", 0) for a in answers],
                     }
                 )
+            elif command.get("op") == "storm":
+                seconds = float(command["seconds"])
+                for pipe, _process, _dest in workers:
+                    pipe.send({"op": "storm", "seconds": seconds})
+                emit({"armed": sum(collect(pipe, 60).get("armed", 0) for pipe, _process, _dest in workers)})
+                parts = [collect(pipe, seconds + 60) for pipe, _process, _dest in workers]
+                errors = Errors()
+                for part in parts:
+                    errors.merge(part["errors"])
+                firsts = [p["first_lost"] for p in parts if p["first_lost"] is not None]
+                lasts = [p["last_back"] for p in parts if p["last_back"] is not None]
+                dropped, back = sum(p["dropped"] for p in parts), sum(p["back"] for p in parts)
+                emit({
+                    "held": sum(p["held"] for p in parts),
+                    "dropped": dropped,
+                    "back": back,
+                    "lost_clients": dropped - back,
+                    "never_dropped": sum(p["never_dropped"] for p in parts),
+                    "attempts": sum(p["attempts"] for p in parts),
+                    "failed_attempts": errors.total,
+                    "errors": errors.as_dict(),
+                    "all_back_s": round(max(lasts) - min(firsts), 3) if firsts and lasts and dropped == back
+                    else None,
+                    "last_back_s": round(max(lasts) - min(firsts), 3) if firsts and lasts else None,
+                    "drop_spread_s": round(max(firsts) - min(firsts), 3) if firsts else None,
+                })
             else:
                 break
     finally:
@@ -741,6 +862,140 @@ def run_http(args: argparse.Namespace) -> int:
     return 0 if report["ok"] > 0 else 1
 
 
+# --------------------------------------------------------------------------- handshakes: new WebSockets per second
+
+
+class OneHandshake(asyncio.Protocol):
+    """Open, upgrade, close: ``done`` gets None for a valid 101, else what was wrong with the answer."""
+
+    def __init__(self, request: bytes, key: str, done: asyncio.Future[str | None]) -> None:
+        self.request, self.key, self.done = request, key, done
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEAD:
+                self._finish("response head too large")
+            return
+        problem = check_handshake(bytes(self.buffer[:end]), self.key)
+        if problem is None and self.transport is not None:
+            self.transport.write(encode_frame(OP_CLOSE, close_payload(CLOSE_NORMAL)))
+        self._finish(problem)
+
+    def _finish(self, problem: str | None) -> None:
+        if not self.done.done():
+            self.done.set_result(problem)
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc or ConnectionResetError("closed before the 101"))
+
+
+async def open_upgrade_close(request: bytes, key: str, dest: tuple[str, int], context: ssl.SSLContext | None,
+                             server_hostname: str | None, opened: list[asyncio.BaseTransport]) -> str | None:
+    """One connection through OneHandshake; its transport goes into ``opened`` (for an abort on timeout)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str | None] = loop.create_future()
+    transport, _protocol = await loop.create_connection(
+        lambda: OneHandshake(request, key, done), dest[0], dest[1], ssl=context, server_hostname=server_hostname
+    )
+    opened.append(transport)
+    return await done
+
+
+def handshake_worker(pipe: Any, url: str, options: dict[str, Any]) -> None:
+    """Worker process: ``concurrency`` loops of open, upgrade, close until the deadline; counts sent back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.alarm(int(options["seconds"] + options["timeout"]) + 30)
+    raise_nofile()
+    parts = urlsplit(url)
+    host, port, tls = parts.hostname or "127.0.0.1", parts.port or 80, parts.scheme == "wss"
+    context = ssl.create_default_context(cafile=options["cafile"]) if tls else None
+    server_hostname = options["host_header"] if tls else None
+
+    async def main() -> dict[str, Any]:
+        errors, latencies = Errors(), []
+        deadline = time.monotonic() + options["seconds"]
+
+        async def one_loop() -> None:
+            while time.monotonic() < deadline:
+                key = new_key()
+                request = handshake_request(parts.path or "/", options["host_header"], key)
+                started = time.perf_counter_ns()
+                opened: list[asyncio.BaseTransport] = []
+                try:
+                    problem = await asyncio.wait_for(
+                        open_upgrade_close(request, key, (host, port), context, server_hostname, opened),
+                        options["timeout"],
+                    )
+                except (TimeoutError, OSError, EOFError) as exc:
+                    for transport in opened:
+                        transport.abort()
+                    errors.add(*describe(exc))
+                    continue
+                if problem:
+                    errors.add(f"handshake: {problem}", problem)
+                    continue
+                latencies.append(time.perf_counter_ns() - started)
+
+        started = time.monotonic()
+        await asyncio.gather(*(one_loop() for _loop in range(options["concurrency"])))
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(0.2)  # let the last transports flush their close frames and FINs
+        cpu = time.process_time()
+        return {"ok": len(latencies), "elapsed_s": elapsed, "errors": errors.as_dict(), "latencies_ns": latencies,
+                "cpu_s": cpu}
+
+    pipe.send(asyncio.run(main()))
+    pipe.close()
+
+
+def run_handshakes(args: argparse.Namespace) -> int:
+    """New WebSockets per second through one URL, over several processes; their latencies and errors."""
+    options = {"seconds": args.seconds, "timeout": args.timeout, "concurrency": args.concurrency,
+               "cafile": args.cafile, "host_header": args.host_header}
+    context = multiprocessing.get_context("fork")
+    workers = []
+    for _worker in range(args.workers):
+        parent, child = context.Pipe(duplex=False)
+        process = context.Process(target=handshake_worker, args=(child, args.url, options), daemon=True)
+        process.start()
+        child.close()
+        workers.append((process, parent))
+    errors, latencies, ok, elapsed, cpu = Errors(), [], 0, 0.0, 0.0
+    for process, pipe in workers:
+        if pipe.poll(args.seconds + args.timeout + 30):
+            part = pipe.recv()
+            ok += part["ok"]
+            elapsed = max(elapsed, part["elapsed_s"])
+            cpu += part["cpu_s"]
+            latencies += part["latencies_ns"]
+            errors.merge(part["errors"])
+        else:
+            errors.add("worker", "a worker sent nothing before its deadline")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+    latencies.sort()
+    emit({
+        "url": args.url, "workers": args.workers, "concurrency": args.concurrency, "seconds": args.seconds,
+        "ok": ok, "elapsed_s": round(elapsed, 3), "per_second": round(ok / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(percentile(latencies, 0.50) / 1e6, 2) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99) / 1e6, 2) if latencies else None,
+        "client_cpu_s": round(cpu, 2), "errors": errors.as_dict(),
+    })
+    return 0 if ok > 0 else 1
+
+
 def run_get(args: argparse.Namespace) -> int:
     parts = urlsplit(args.url)
     deadline = time.monotonic() + args.timeout
@@ -790,6 +1045,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ramp.add_argument("--concurrency", type=int, default=200, help="handshakes in flight per worker")
     ramp.add_argument("--step-seconds", type=float, default=300.0, help="bound on one grow step")
     ramp.add_argument("--max-seconds", type=float, default=1800.0, help="bound on the whole session")
+    ramp.add_argument("--tls", action="store_true", help="wss: TLS to every --dest")
+    ramp.add_argument("--cafile", help="the CA that signed the proxy's certificate (with --tls)")
 
     rtt = sub.add_parser("rtt", help="round trips of binary frames, interleaved across targets")
     rtt.add_argument("--target", type=parse_target, action="append", required=True)
@@ -811,6 +1068,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     http.add_argument("--timeout", type=float, default=10.0)
     http.add_argument("--max-seconds", type=float, default=300.0)
 
+    shakes = sub.add_parser("handshakes", help="new WebSockets per second: open, upgrade, close, again")
+    shakes.add_argument("--url", required=True)
+    shakes.add_argument("--seconds", type=float, default=10.0)
+    shakes.add_argument("--workers", type=int, default=2)
+    shakes.add_argument("--concurrency", type=int, default=32, help="handshakes in flight per worker")
+    shakes.add_argument("--host-header", default="bench.test")
+    shakes.add_argument("--cafile")
+    shakes.add_argument("--timeout", type=float, default=10.0)
+
     get = sub.add_parser("get", help="one GET, JSON body printed")
     get.add_argument("--url", required=True)
     get.add_argument("--timeout", type=float, default=10.0)
@@ -825,7 +1091,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    handlers = {"ramp": run_ramp, "rtt": run_rtt, "http": run_http, "get": run_get}
+    handlers = {"ramp": run_ramp, "rtt": run_rtt, "http": run_http, "get": run_get, "handshakes": run_handshakes}
     return handlers[args.command](args)
 
 

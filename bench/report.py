@@ -61,7 +61,7 @@ def run_systems(results: dict[str, Any]) -> list[str]:
     """Every system the run measured, in the order of the measurements that list them: the summary's columns."""
     m = results["measurements"]
     labels: list[str] = []
-    for name in ("capacity", "http"):
+    for name in ("capacity", "handshakes", "storm", "http"):
         section = ok(m, name)
         if section:
             labels += [label for label in systems_of(section) if label not in labels]
@@ -194,6 +194,13 @@ def summary_rows(results: dict[str, Any], labels: list[str]) -> list[list[str]]:
             f"≤ {targets['kib_per_websocket']:g} KiB",
             verdict(None if kib is None else kib <= targets["kib_per_websocket"]),
         ])
+        rows += memory_rows(capacity, labels)
+    handshakes = ok(m, "handshakes")
+    if handshakes:
+        rows += handshake_rows(handshakes, labels)
+    storm = ok(m, "storm")
+    if storm:
+        rows.append(storm_row(storm, targets, labels))
     rtt = ok(m, "rtt")
     if rtt:
         rows += rtt_summary_rows(rtt, targets, labels)
@@ -231,6 +238,84 @@ def summary_rows(results: dict[str, Any], labels: list[str]) -> list[list[str]]:
     return rows
 
 
+def at_step(side: dict[str, Any], requested: int) -> dict[str, Any] | None:
+    return next((step for step in side["steps"] if step["requested"] == requested and not step["errors"]), None)
+
+
+def memory_rows(capacity: dict[str, Any], labels: list[str]) -> list[list[str]]:
+    """Memory per WebSocket like for like: every proxy at the same count, over ws (a step of the ramp) and wss."""
+    size = capacity.get("wss_target")
+    wss = capacity.get("wss") or {}
+    if not size:
+        return []
+    rows = []
+    ws_cells = []
+    for label in labels:
+        step = at_step(capacity[label], size) if label in capacity else None
+        ws_cells.append(f"{step['kib_per_websocket']:,.1f} KiB" if step else "-")
+    if any(cell != "-" for cell in ws_cells):
+        rows.append([f"Proxy memory per held WebSocket, ws, at {size:,} each (like for like)", *ws_cells, "-", "-"])
+    if wss:
+        rows.append([
+            f"Proxy memory per held WebSocket, wss, at {size:,} each",
+            *(f"{wss[label]['kib_per_websocket']:,.1f} KiB" + ("" if wss[label]["max_held"] >= size
+                                                                else f" ({wss[label]['max_held']:,} held)")
+              if label in wss and wss[label]["kib_per_websocket"] is not None else "-" for label in labels),
+            "-",
+            "-",
+        ])
+    return rows
+
+
+HANDSHAKE_KINDS = ("ws", "wss ECDSA", "wss RSA")
+HANDSHAKE_NAMES = {"ws": "ws", "wss ECDSA": "wss, ECDSA P-256 certificate", "wss RSA": "wss, RSA 2048 certificate"}
+
+
+def handshake_rows(handshakes: dict[str, Any], labels: list[str]) -> list[list[str]]:
+    """New WebSockets per second through each proxy, with the proxy's CPU per handshake; the role against the
+    best peer (the target: ahead of both)."""
+    rows = []
+    for kind in HANDSHAKE_KINDS:
+        runs = {label: handshakes[label][kind] for label in labels if kind in handshakes.get(label, {})}
+        if not runs:
+            continue
+        peers = [run["per_second"] for label, run in runs.items() if label not in ("seed", "role")]
+        role = runs.get("role")
+        met = None if not role or not peers else role["per_second"] > max(peers)
+        rows.append([
+            f"New WebSockets per second, {HANDSHAKE_NAMES[kind]} (proxy CPU per handshake)",
+            *(f"{runs[label]['per_second']:,.0f}/s ({num(runs[label]['proxy_cpu_us_per_handshake'])} µs)"
+              if label in runs else "-" for label in labels),
+            "ahead of both peers",
+            verdict(met),
+        ])
+    return rows
+
+
+def storm_met(side: dict[str, Any], targets: dict[str, Any]) -> bool:
+    return (side.get("size", 0) >= targets["storm_websockets"] and side.get("lost_clients") == 0
+            and side.get("all_back_s") is not None and side["all_back_s"] <= targets["storm_seconds"])
+
+
+def storm_cell(side: dict[str, Any]) -> str:
+    if "error" in side:
+        return f"{side['size']:,}: {side['error']}"
+    back = "not all back" if side.get("all_back_s") is None else f"all back in {side['all_back_s']:.1f} s"
+    return (f"{side['size']:,}: {back}, {side['lost_clients']:,} lost, {side['failed_attempts']:,} failed "
+            "attempts")
+
+
+def storm_row(storm: dict[str, Any], targets: dict[str, Any], labels: list[str]) -> list[str]:
+    role = storm.get("role")
+    return [
+        "Reconnect storm: WebSockets dropped at once (backends killed and restarted), seconds until all are back "
+        "and echoing",
+        *(storm_cell(storm[label]) if label in storm else "-" for label in labels),
+        f"{targets['storm_websockets']:,} back in ≤ {targets['storm_seconds']:g} s, 0 lost",
+        verdict(storm_met(role, targets)) if role else "-",
+    ]
+
+
 def rtt_met(path: dict[str, Any], key: str, limit: float) -> bool:
     return path[key + "_ratio"] <= limit
 
@@ -266,6 +351,22 @@ def rtt_summary_rows(rtt: dict[str, Any], targets: dict[str, Any], labels: list[
             f"≤ {limit:g}x direct",
             ", ".join(f"{kind} {verdict(rtt_met(path, key, limit))}" for kind, path in role) or "-",
         ])
+    factor = targets.get("rtt_added_vs_best_peer")
+    direct_p50 = paths["direct"]["p50_us"]
+    for kind in ("ws", "wss"):
+        peers = [(paths[f"{label} {kind}"]["p50_us"] - direct_p50, label) for label in labels
+                 if label not in ("seed", "role") and f"{label} {kind}" in paths]
+        role_path = paths.get(f"role {kind}")
+        if factor and peers and role_path:
+            best = min(peers)[0]
+            role_added = role_path["p50_us"] - direct_p50
+            rows.append([
+                f"Round trip added over direct, p50, {kind} (µs the proxy adds)",
+                *(f"{paths[f'{label} {kind}']['p50_us'] - direct_p50:+.0f} µs" if f"{label} {kind}" in paths else "-"
+                  for label in labels),
+                f"within {round((factor - 1) * 100):d} % of the best peer",
+                verdict(role_added <= best * factor),
+            ])
     likes = {label: like_for_like(paths, f"{label} wss") for label in labels}
     if any(likes.values()):
         dwss = paths["direct wss"]
@@ -449,7 +550,65 @@ def capacity_details(results: dict[str, Any], capacity: dict[str, Any]) -> list[
         if log.get("counts"):
             parts += [f"{'nginx error.log' if name == 'nginx' else name + ' log'} during the ramp: {log['counts']}",
                       "", "```", *log.get("samples", []), "```", ""]
+    wss = capacity.get("wss") or {}
+    if wss:
+        rows = [[system(label).name, f"{side['max_held']:,}", f"{side['errors']:,}",
+                 f"{side['idle_rss_kib'] / 1024:.1f}", f"{side['rss_at_max_kib'] / 1024:.1f}",
+                 num(side["kib_per_websocket"], 1),
+                 num((at_step(capacity[label], capacity["wss_target"]) or {}).get("kib_per_websocket"), 1)
+                 if label in capacity else "-"]
+                for label, side in wss.items()]
+        parts += [f"### Over wss: {capacity['wss_target']:,} WebSockets through each TLS proxy", "",
+                  "The same count through every proxy that serves TLS (within each one's single-process limits), so "
+                  "memory compares like for like; the ws column is the same count from the ramp above.", "",
+                  table(["System", "Held", "Errors", "Idle RSS MiB", "RSS MiB", "KiB/WebSocket wss",
+                         "KiB/WebSocket ws"], rows), ""]
     return parts
+
+
+def handshake_details(handshakes: dict[str, Any]) -> list[str]:
+    rows = []
+    for label in systems_of(handshakes):
+        for kind, run in handshakes[label].items():
+            rows.append([system(label).name, HANDSHAKE_NAMES.get(kind, kind), f"{run['ok']:,}",
+                         f"{run['per_second']:,.0f}", num(run.get("p50_ms"), 2), num(run.get("p99_ms"), 2),
+                         f"{run['errors']['total']:,}", num(run.get("proxy_cpu_s"), 2),
+                         num(run.get("proxy_cpu_us_per_handshake")), num(run.get("client_cpu_s"), 1)])
+    first = next((run for label in systems_of(handshakes) for run in handshakes[label].values()), {})
+    return ["## 5. New WebSockets per second", "",
+            f"For {handshakes['seconds']:g} s per line, {first.get('workers', '?')} client processes keep "
+            f"{first.get('concurrency', '?')} handshakes each in flight: connect (with a full TLS handshake for wss, "
+            "no session resumption), a valid 101, a close frame, again. The clients share the 2 CPUs with the proxy "
+            "and a Python TLS client costs more CPU per handshake than any proxy does, so the rate is bounded by "
+            "the clients as much as by the proxy: the proxy's own CPU time per handshake (all its processes, from "
+            "/proc) compares the proxies where the rate cannot.", "",
+            table(["System", "Kind", "Handshakes", "per s", "p50 ms", "p99 ms", "Errors", "Proxy CPU s",
+                   "Proxy CPU µs each", "Client CPU s"], rows), ""]
+
+
+def storm_details(storm: dict[str, Any], targets: dict[str, Any]) -> list[str]:
+    rows = []
+    for label in systems_of(storm):
+        side = storm[label]
+        if "error" in side:
+            rows.append([system(label).name, f"{side['size']:,}", side["error"], *["-"] * 8])
+            continue
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in side["errors"]["counts"].items()) or "none"
+        rows.append([system(label).name, f"{side['size']:,}", f"{side['dropped']:,}", f"{side['back']:,}",
+                     f"{side['lost_clients']:,}", num(side.get("all_back_s"), 2), f"{side['attempts']:,}",
+                     kinds, f"{side['restart']['down_s']:.2f}", f"{side['held_after']:,}",
+                     verdict(storm_met(side, targets)) if label == "role" else "-"])
+    return ["## 6. Reconnect storm", "",
+            f"Each proxy holds {storm['requested']:,} echo-verified WebSockets (or 90 % of what it held in the "
+            "capacity ramp, when that was less), over ws, to "
+            f"{storm['backend_processes']} backend processes. The backends are killed (SIGKILL: every WebSocket "
+            "drops at once) and started again; every client reconnects the moment its WebSocket drops, and again "
+            "after each failure, with no backoff, until its new WebSocket is up and echoes. Seconds run from the "
+            "first drop to the last WebSocket back; the failed attempts on the way are counted by kind; the "
+            f"bound is {storm['seconds_bound']:g} s. \"Backends down\" is the time from the kill until every "
+            "backend listens again.", "",
+            table(["System", "WebSockets", "Dropped", "Back", "Lost", "All back s", "Attempts",
+                   "Failed attempts", "Backends down s", "Echo after", "Target met"], rows), ""]
 
 
 def peer_versions(results: dict[str, Any]) -> str:
@@ -507,6 +666,13 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
     rtt = ok(m, "rtt")
     if rtt:
         parts += rtt_details(rtt, results["targets"])
+
+    handshakes = ok(m, "handshakes")
+    if handshakes:
+        parts += handshake_details(handshakes)
+    storm = ok(m, "storm")
+    if storm:
+        parts += storm_details(storm, results["targets"])
 
     http = ok(m, "http")
     if http:
@@ -720,6 +886,74 @@ def plot_http(ax_conn: Any, ax_rps: Any | None, http: dict[str, Any], targets: d
         ax_rps.set_title("Plain /api/ requests per second\n(more is better)")
 
 
+def grouped_bars(ax: Any, labels: list[str], groups: list[str], values: dict[tuple[str, str], float],
+                 fmt: str) -> None:
+    """One group of bars per system (its color), one bar per group key (hatched after the first)."""
+    width = 0.8 / max(1, len(groups))
+    hatches = ["", "//", "..", "xx"]
+    for index, group in enumerate(groups):
+        xs = [i - 0.4 + width * (index + 0.5) for i, label in enumerate(labels) if (label, group) in values]
+        ys = [values[(label, group)] for label in labels if (label, group) in values]
+        colors = [system(label).color for label in labels if (label, group) in values]
+        bars = ax.bar(xs, ys, width * 0.95, color=colors, hatch=hatches[index % len(hatches)], edgecolor="white",
+                      alpha=1.0 if index == 0 else 0.7, label=group)
+        bar_labels(ax, bars, fmt, fontsize=8, rotation=90 if len(labels) * len(groups) > 6 else 0)
+    ax.set_xticks(range(len(labels)), [system(label).name for label in labels], fontsize=9)
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    leg = ax.legend(fontsize=8, loc="upper left")
+    for handle in leg.legend_handles:
+        handle.set_facecolor("#bbbbbb")
+
+
+def plot_memory(ax: Any, capacity: dict[str, Any], targets: dict[str, Any]) -> None:
+    """KiB per held WebSocket at the same count through every proxy, over ws and over wss."""
+    size = capacity.get("wss_target")
+    labels = systems_of(capacity)
+    values: dict[tuple[str, str], float] = {}
+    for label in labels:
+        step = at_step(capacity[label], size) if size else None
+        if step and step["kib_per_websocket"] is not None:
+            values[(label, "ws")] = step["kib_per_websocket"]
+        wss = (capacity.get("wss") or {}).get(label)
+        if wss and wss["kib_per_websocket"] is not None and wss["max_held"] >= (size or 0):
+            values[(label, "wss")] = wss["kib_per_websocket"]
+    grouped_bars(ax, labels, ["ws", "wss"], values, "{:.1f}")
+    ax.axhline(targets["kib_per_websocket"], label=f"target ≤ {targets['kib_per_websocket']:g} KiB (ws)",
+               **TARGET_STYLE)
+    ax.set_ylim(0, max([*values.values(), targets["kib_per_websocket"]]) * 1.3)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"Proxy RSS per held WebSocket, KiB, {size:,} held by each\n(less is better)")
+
+
+def plot_handshakes(ax: Any, handshakes: dict[str, Any]) -> None:
+    labels = systems_of(handshakes)
+    values = {(label, kind): run["per_second"] for label in labels for kind, run in handshakes[label].items()}
+    grouped_bars(ax, labels, [k for k in HANDSHAKE_KINDS if any(key[1] == k for key in values)], values, "{:,.0f}")
+    ax.set_ylim(0, max(values.values()) * 1.35)
+    ax.set_title("New WebSockets per second\n(more is better)")
+
+
+def plot_storm(ax: Any, storm: dict[str, Any], targets: dict[str, Any]) -> None:
+    labels = [label for label in systems_of(storm) if storm[label].get("last_back_s") is not None]
+    values = [storm[label]["last_back_s"] for label in labels]
+    if not labels:
+        ax.axis("off")
+        return
+    bars = system_bars(ax, labels, values, [f"{system(label).name}\n{storm[label]['size']:,} WebSockets"
+                                            for label in labels])
+    for rect, label in zip(bars, labels, strict=True):
+        side = storm[label]
+        text = f"{rect.get_height():.1f} s" + (f"\n{side['lost_clients']:,} lost" if side["lost_clients"] else "")
+        ax.annotate(text, (rect.get_x() + rect.get_width() / 2, rect.get_height()), ha="center", va="bottom",
+                    fontsize=9, xytext=(0, 2), textcoords="offset points", bbox=LABEL_BOX)
+    ax.axhline(targets["storm_seconds"], label=f"target ≤ {targets['storm_seconds']:g} s "
+               f"for {targets['storm_websockets']:,}", **TARGET_STYLE)
+    ax.set_ylim(0, max([*values, targets["storm_seconds"]]) * 1.35)
+    ax.set_ylabel("seconds")
+    ax.set_title("Reconnect storm: all back and echoing\n(less is better)")
+    ax.legend(fontsize=8, loc="upper left")
+
+
 def plot_converge(ax: Any, converge: dict[str, Any], targets: dict[str, Any]) -> None:
     runs = converge["runs"]
     labels = [f"{r['vhosts']} vhost{'s' if r['vhosts'] > 1 else ''}" for r in runs]
@@ -771,7 +1005,8 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
         plt.close(fig)
         written.append(name)
 
-    capacity, rtt, http, converge = (ok(m, n) for n in ("capacity", "rtt", "http", "converge"))
+    capacity, rtt, http, converge, handshakes, storm = (
+        ok(m, n) for n in ("capacity", "rtt", "http", "converge", "handshakes", "storm"))
     reasons = {label: diagnosis(results, label)[0] for label in systems_of(capacity)} if capacity else {}
     if capacity:
         many = len(systems_of(capacity)) > 2
@@ -799,19 +1034,34 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
         plot_converge(ax, converge, targets)
         fig.suptitle("4. Converge time", fontweight="bold")
         save(fig, "converge.png")
-    panels = [p for p in (capacity, rtt, http, converge) if p]
-    if panels:
-        fig, axes = plt.subplots(2, 2, figsize=(13, 9.5) if len(run_systems(results)) <= 2 else (15, 10.5))
+    if handshakes:
+        fig, ax = plt.subplots(figsize=(10, 4.8))
+        plot_handshakes(ax, handshakes)
+        fig.suptitle("5. New WebSockets per second", fontweight="bold")
+        save(fig, "handshakes.png")
+    if storm:
+        fig, ax = plt.subplots(figsize=(10, 4.8))
+        plot_storm(ax, storm, targets)
+        fig.suptitle("6. Reconnect storm", fontweight="bold")
+        save(fig, "storm.png")
+    memory = capacity if capacity and capacity.get("wss_target") else None
+    panels = (capacity, memory, handshakes, storm, rtt, http)
+    if any(panels):
+        fig, axes = plt.subplots(2, 3, figsize=(21, 10.5))
         flat = list(axes.flat)
         if capacity:
             plot_capacity(flat[0], None, capacity, targets, reasons)
+        if memory:
+            plot_memory(flat[1], memory, targets)
+        if handshakes:
+            plot_handshakes(flat[2], handshakes)
+        if storm:
+            plot_storm(flat[3], storm, targets)
         if rtt:
-            plot_rtt_ratios(flat[1], rtt, targets)
+            plot_rtt_ratios(flat[4], rtt, targets)
         if http:
-            plot_http(flat[2], None, http, targets)
-        if converge:
-            plot_converge(flat[3], converge, targets)
-        for ax, present in zip(flat, (capacity, rtt, http, converge), strict=False):
+            plot_http(flat[5], None, http, targets)
+        for ax, present in zip(flat, panels, strict=False):
             if not present:
                 ax.axis("off")
                 ax.text(0.5, 0.5, "not measured in this run", ha="center", va="center", color="#888888")
@@ -821,7 +1071,8 @@ def write_plots(results: dict[str, Any], out: Path) -> list[str]:
 
 
 def write_all(results: dict[str, Any], out: Path) -> None:
-    for stale in ("summary.png", "capacity.png", "rtt.png", "http.png", "converge.png"):
+    for stale in ("summary.png", "capacity.png", "rtt.png", "http.png", "converge.png", "handshakes.png",
+                  "storm.png"):
         (out / stale).unlink(missing_ok=True)
     plots = write_plots(results, out)
     (out / "results.md").write_text(markdown(results, plots) + "\n")
