@@ -5,7 +5,10 @@ Vhost failover (:8005): /api/ over app-1:5006 and app-2:5006, each max_fails 1 a
 replica. Then app-1's servers stop (tests/apps/replica.js: the flag file; the container and its address stay, so
 nginx's connections are refused). For 30 s new handshakes keep coming: none may fail (nginx retries a refused one
 on app-2, and skips app-1 for 5 s after each failure). The held WebSockets on app-2 must still echo; those on
-app-1 ended with it. Then app-1 starts again, and once fail_timeout has passed new handshakes reach it.
+app-1 ended with it. Then app-1 starts again: through the role's default for WebSocket replicas (vhost api,
+max_fails=0) new handshakes reach it at once; through the failover vhost (max_fails set) nginx gives it one
+handshake once fail_timeout has passed, and takes it back only when that WebSocket has ended (see balance.py's
+websocket_servers and tests/nginx/test_upstreams_nginx.py, which proves that mechanism without a race).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from conftest import host_named, node_app
 testinfra_hosts = ["ansible://proxies"]
 
 URL = "ws://127.0.0.1:8005/api/call-events"
+DEFAULT_URL = "ws://api.example.test/api/call-events"  # the api vhost: app-1 weight 3, app-2 weight 1, max_fails=0
 STOPPED, SURVIVOR = "app-1", "app-2"
 STOPPED_CONTAINER = "wsproxy-replicas-app-1"
 STOP_FLAG = "/tmp/replica.stopped"  # tests/apps/replica.js
@@ -104,14 +108,20 @@ def test_a_stopped_replica_loses_no_new_handshake_and_is_used_again_when_back(ho
         assert all(held[n]["echoed_after"] and held[n]["closed"] is None for n in on_survivor), held
         assert all(not held[n]["echoed_after"] and held[n]["closed"] is not None for n in on_stopped), held
 
-        # app-1 comes back; once fail_timeout has passed, new handshakes reach it again.
+        # app-1 comes back. The role's default (max_fails=0) takes it back at once, by its weight (3 of 4).
         assert replica.run(f"rm -f {STOP_FLAG}").rc == 0
         wait_for(lambda: listening(host, STOPPED, 5006), 15, f"{STOPPED}:5006 to listen again")
+        at_once = node_app(host, "ws_clients.js", "--url", DEFAULT_URL, "--count", "20", "--concurrency", "1")
+        print(f"{STOPPED} back, through the default (max_fails=0), at once: {at_once['replicas']}")
+        assert at_once["succeeded"] == 20, at_once
+        assert at_once["replicas"].get(STOPPED, 0) >= 10, at_once
+        # With max_fails set, nginx gives it a handshake once fail_timeout has passed (it marks it live again only
+        # when that WebSocket has ended, so how many of the next ones follow is a race with that close).
         time.sleep(FAIL_TIMEOUT + 1)
         after = node_app(host, "ws_clients.js", "--url", URL, "--count", "20", "--concurrency", "1")
-        print(f"{STOPPED} back: {after['replicas']}")
+        print(f"{STOPPED} back, through max_fails 1, after fail_timeout: {after['replicas']}")
         assert after["succeeded"] == 20, after
-        assert after["replicas"].get(STOPPED, 0) >= 5, after
+        assert after["replicas"].get(STOPPED, 0) >= 1, after
     finally:
         replica.run(f"rm -f {STOP_FLAG}")
         host.run(f"touch {HOLD_RELEASE}")
