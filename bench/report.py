@@ -256,11 +256,16 @@ def memory_rows(capacity: dict[str, Any], labels: list[str]) -> list[list[str]]:
     if any(cell != "-" for cell in ws_cells):
         rows.append([f"Proxy memory per held WebSocket, ws, at {size:,} each (like for like)", *ws_cells, "-", "-"])
     if wss:
+        def wss_cell(label: str) -> str:
+            side = wss.get(label)
+            if not side or side["kib_per_websocket"] is None:
+                return "-"
+            short = "" if side["max_held"] >= size else f" ({side['max_held']:,} held)"
+            return f"{side['kib_per_websocket']:,.1f} KiB{short}"
+
         rows.append([
             f"Proxy memory per held WebSocket, wss, at {size:,} each",
-            *(f"{wss[label]['kib_per_websocket']:,.1f} KiB" + ("" if wss[label]["max_held"] >= size
-                                                                else f" ({wss[label]['max_held']:,} held)")
-              if label in wss and wss[label]["kib_per_websocket"] is not None else "-" for label in labels),
+            *(wss_cell(label) for label in labels),
             "-",
             "-",
         ])

@@ -91,7 +91,7 @@ def test_a_1_mib_frame_echoes_intact(proxy: int) -> None:
 
 
 def test_a_message_of_4096_fragments_goes_through_fragment_by_fragment(proxy: int) -> None:
-    fragments = [os.urandom(640) for _ in range(FRAGMENTS)]
+    fragments = [os.urandom(640) for _fragment in range(FRAGMENTS)]
     with connect(f"ws://127.0.0.1:{proxy}/api/stream", compression=None, max_size=None, open_timeout=5) as ws:
         ws.send(iter(fragments))
         received = list(ws.recv_streaming())
@@ -119,4 +119,3 @@ def _plain_get(port: int, path: str) -> int:
 ])
 def test_the_fitted_buffer_bounds_a_plain_response_header(proxy: int, path: str, status: int) -> None:
     assert _plain_get(proxy, path) == status
-

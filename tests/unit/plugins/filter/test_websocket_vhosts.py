@@ -424,8 +424,8 @@ def test_websocket_replicas_get_max_fails_0_unless_the_user_sets_failure_paramet
     vhost = seed(
         name="app",
         locations=[
-            {"path": "/ws/", "backend": ["a:1", {"address": "b:1", "max_fails": 2}, {"address": "c:1",
-                                                                                  "fail_timeout": "5s"}]},
+            {"path": "/ws/", "backend": ["a:1", {"address": "b:1", "max_fails": 2},
+                                         {"address": "c:1", "fail_timeout": "5s"}]},
             {"path": "/plain/", "backend": ["a:1", "b:1"], "websocket": False},
             {"path": "/one/", "backend": ["a:1"]},
             {"path": "/api/", "backend": ["a:1", "b:1"], "websocket_endpoints": ["audio"]},
