@@ -11,7 +11,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter
 DOCUMENTATION = r"""
 name: backend_hosts
 short_description: Every backend DNS name the normalised vhosts and snippets proxy to
-version_added: 0.2.0
+version_added: 0.1.0
 author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Reads the output of P(wsproxy.nginx.websocket_vhosts#filter) (and of P(wsproxy.nginx.websocket_snippets#filter))

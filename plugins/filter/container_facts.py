@@ -11,7 +11,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter
 DOCUMENTATION = r"""
 name: container_facts
 short_description: What the role reads of the nginx container and cannot change (networks, CPUs, open files)
-version_added: 0.2.0
+version_added: 0.1.0
 author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Reads the stdout of C(docker inspect <container>) and of C(sh -c 'nproc; ulimit -Hn') run inside the container.

@@ -10,7 +10,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter
 DOCUMENTATION = r"""
 name: container_mode
 short_description: The container-mode settings (nginx in a Docker container), checked and completed
-version_added: 0.2.0
+version_added: 0.1.0
 author: wsproxy.nginx contributors (@wsproxy)
 description:
   - Checks I(websocket_proxy_container) (C({name, config_dir, mount})) and returns what the role's container layout

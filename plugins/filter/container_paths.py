@@ -12,7 +12,7 @@ from ansible_collections.wsproxy.nginx.plugins.plugin_utils.errors import filter
 DOCUMENTATION = r"""
 name: container_paths
 short_description: Docker host paths as nginx names them inside its container
-version_added: 0.2.0
+version_added: 0.1.0
 author: wsproxy.nginx contributors (@wsproxy)
 description:
   - A path under the container's C(config_dir) becomes the same path under its C(mount); other paths are returned
