@@ -140,6 +140,8 @@ build_official() {
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   echo "image $image: building from Debian $suite packages"
+  # The hooks in single quotes are run by mmdebstrap, which gives them the root file system as $1.
+  # shellcheck disable=SC2016
   mmdebstrap --quiet --variant=minbase --include="$include" \
     --customize-hook="tar-in $(overlay "$tmp") /" \
     --customize-hook='rm -rf "$1"/etc/nginx/sites-available "$1"/etc/nginx/sites-enabled "$1"/var/www/html' \
