@@ -81,13 +81,13 @@ def echoed(result: dict[str, Any]) -> bool:
     return result.get("status") == 101 and result.get("text_echo") is True and result.get("binary_echo") is True
 
 
-def nginx_processes() -> dict[str, Any]:
+def nginx_processes(container: str = NGINX) -> dict[str, Any]:
     """The nginx container's master PID (its PID 1), its worker PIDs (a reload replaces them), and when Docker
     started the container and how often it restarted it (a restart or a recreation changes those)."""
     children = "for s in /proc/[0-9]*/status; do grep -qs '^PPid:[[:space:]]*1$' $s && echo ${s%/status}; done; true"
-    workers = docker("exec", NGINX, "sh", "-c", children).stdout.split()
-    master = docker("exec", NGINX, "cat", "/var/run/nginx.pid").stdout.strip()
-    state = json.loads(docker("inspect", NGINX).stdout)[0]
+    workers = docker("exec", container, "sh", "-c", children).stdout.split()
+    master = docker("exec", container, "cat", "/var/run/nginx.pid").stdout.strip()
+    state = json.loads(docker("inspect", container).stdout)[0]
     return {"master": master, "workers": sorted(workers), "id": state["Id"], "started": state["State"]["StartedAt"],
             "restarts": state["RestartCount"]}
 
@@ -265,6 +265,56 @@ def test_check_mode_shows_a_change_and_changes_nothing(dockerhost):
     assert "+    location /events/ {" in uncoloured(run.stdout)
     assert conf_d_state(dockerhost) == before_files
     assert nginx_processes() == before_nginx
+
+
+# --------------------------------------------------------------------------------------------- /etc/nginx mounted
+
+ETC_NGINX = "wsproxy-container-etc"
+ETC_DIR = "/tmp/wsproxy-container/etc-nginx"
+
+
+def test_mounted_etc_nginx_gets_nginx_conf_sized_from_the_containers_limits(dockerhost):
+    """mount: /etc/nginx. A second nginx container on the network mounts a host copy of the image's /etc/nginx
+    (with nofile 4096): the role owns nginx.conf there, sized by the plan made from the container's limits, and
+    websocket_proxy_state: absent gives the image's nginx.conf back byte for byte."""
+    setup = dockerhost.run(
+        f"set -e; rm -rf {ETC_DIR}; docker create --name {ETC_NGINX}-copy wsproxy-nginx:bookworm >/dev/null;"
+        f" docker cp {ETC_NGINX}-copy:/etc/nginx {ETC_DIR}; docker rm {ETC_NGINX}-copy >/dev/null;"
+        f" rm {ETC_DIR}/conf.d/default.conf; cp -r {PROJECT_DIR}/tls {ETC_DIR}/tls;"
+        f" docker run --detach --name {ETC_NGINX} --network {NETWORK} --ulimit nofile={NOFILE}:{NOFILE}"
+        f" --volume {ETC_DIR}:/etc/nginx wsproxy-nginx:bookworm >/dev/null"
+    )
+    assert setup.rc == 0, setup.stderr
+    try:
+        original = dockerhost.run(f"sha256sum {ETC_DIR}/nginx.conf").stdout
+        started = nginx_processes(ETC_NGINX)["started"]
+        container = {"name": ETC_NGINX, "config_dir": ETC_DIR, "mount": "/etc/nginx"}
+        run = converge("-e", json.dumps({"websocket_proxy_container": container}))
+        assert run.returncode == 0, run.stdout[-3000:]
+        output = " ".join(uncoloured(run.stdout).split())
+        plan = nginx_capacity(4096, int(docker("exec", ETC_NGINX, "nproc").stdout), NOFILE)
+        assert f"sized for {plan['websockets']} WebSockets" in output and "carries the plan" in output, output[-3000:]
+        conf = dockerhost.file(f"{ETC_DIR}/nginx.conf").content_string
+        for directive in ("worker_processes", "worker_connections", "worker_rlimit_nofile"):
+            assert f"{directive} {plan[directive]};" in conf, conf
+        # nginx runs the plan: as many workers as it says, once the reload's old workers have left.
+        deadline = time.monotonic() + 20
+        while len(nginx_processes(ETC_NGINX)["workers"]) != plan["worker_processes"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(nginx_processes(ETC_NGINX)["workers"]) == plan["worker_processes"]
+        result = handshake(f"ws://{ETC_NGINX}/api/frontend-audio", on_host=False)
+        assert echoed(result), result
+
+        removal = {"websocket_proxy_container": container, "websocket_proxy_state": "absent"}
+        removed = converge("-e", json.dumps(removal))
+        assert removed.returncode == 0, removed.stdout[-3000:]
+        assert dockerhost.run(f"sha256sum {ETC_DIR}/nginx.conf").stdout == original
+        assert dockerhost.run(f"ls {ETC_DIR}/conf.d").stdout.split() == []
+        assert nginx_processes(ETC_NGINX)["started"] == started
+        assert docker("exec", ETC_NGINX, "nginx", "-t", check=False).returncode == 0
+    finally:
+        docker("rm", "--force", ETC_NGINX, check=False)
+        dockerhost.run(f"rm -rf {ETC_DIR}")
 
 
 # --------------------------------------------------------------------------------------------- lifecycle
