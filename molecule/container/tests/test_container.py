@@ -16,7 +16,16 @@ import time
 from typing import Any
 
 import pytest
-from conftest import PROJECT, ansible_playbook, docker, failure_messages, host_named, play_recap, uncoloured
+from conftest import (
+    PROJECT,
+    ansible_playbook,
+    docker,
+    failure_messages,
+    host_named,
+    play_recap,
+    uncoloured,
+    wait_for,
+)
 
 sys.path.insert(0, str(PROJECT / "collections"))
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.capacity import nginx_capacity
@@ -143,25 +152,52 @@ def test_handshake_from_the_docker_host_through_the_published_ports(url):
 # --------------------------------------------------------------------------------------------- 2. recreation
 
 
+SEED_CONF = f"{CONF_D}/seed.conf"
+# The control: the seed's own way, hand-written in the same nginx, a literal proxy_pass that nginx resolves once,
+# when it loads its configuration (port 8099, reached from the Compose network).
+SEED_SERVER = f"""server {{
+    listen 8099;
+    location /api/ {{
+        proxy_pass http://{SERVICE}:5006;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection "upgrade";
+        proxy_connect_timeout 3s;
+    }}
+}}
+"""
+
+
 def test_recreated_backend_is_reached_without_a_reload(dockerhost):
     def backend() -> tuple[str, str]:
         container = compose(dockerhost, "ps", "--quiet", SERVICE).strip()
         info = json.loads(docker("inspect", container).stdout)[0]
         return info["NetworkSettings"]["Networks"][NETWORK]["IPAddress"], info["Config"]["Hostname"]
 
-    old_ip, old_hostname = backend()
-    first = handshake("ws://127.0.0.1:28080/api/frontend-audio")
-    assert echoed(first) and first["headers"]["x-backend"] == f"{old_hostname}:5006", first
-    before = nginx_processes()
+    def seed_way() -> dict[str, Any]:
+        return client_in_network(f"ws://{NGINX}:8099/api/frontend-audio", "--text", "hello", "--timeout", "5")
 
-    compose(dockerhost, "rm", "--stop", "--force", SERVICE)
-    # A placeholder takes the freed address, so the new backend cannot come back at the old one.
-    docker("run", "--detach", "--name", "wsproxy-container-placeholder", "--network", NETWORK,
-           "wsproxy-test:bookworm", "sleep", "infinity")
+    dockerhost.run(f"printf %s {shlex.quote(SEED_SERVER)} > {SEED_CONF}")
+    docker("exec", NGINX, "nginx", "-s", "reload")
     try:
+        old_ip, old_hostname = backend()
+        first = handshake("ws://127.0.0.1:28080/api/frontend-audio")
+        assert echoed(first) and first["headers"]["x-backend"] == f"{old_hostname}:5006", first
+        assert seed_way().get("status") == 101
+        time.sleep(1)  # the control's reload: its old workers have left
+        before = nginx_processes()
+
+        compose(dockerhost, "rm", "--stop", "--force", SERVICE)
+        # A placeholder takes the freed address, so the new backend cannot come back at the old one.
+        docker("run", "--detach", "--name", "wsproxy-container-placeholder", "--network", NETWORK,
+               "wsproxy-test:bookworm", "sleep", "infinity")
         compose(dockerhost, "up", "--detach", SERVICE)
         new_ip, new_hostname = backend()
         assert new_ip != old_ip, f"the recreated backend got its old address back ({old_ip})"
+        # The new backend listens before the clock starts: what is timed is nginx finding it, not Python starting.
+        listening = "import socket; socket.create_connection(('127.0.0.1', 5006), 1).close()"
+        wait_for(lambda: dockerhost.run(f"cd {PROJECT_DIR} && docker-compose exec -T {SERVICE} python3 -c "
+                                        f"{shlex.quote(listening)}").rc == 0, 60, "the new backend to listen")
         deadline = time.monotonic() + 25  # resolver_valid (10 s), and a busy machine's slack
         attempts = []
         while time.monotonic() < deadline:
@@ -171,10 +207,18 @@ def test_recreated_backend_is_reached_without_a_reload(dockerhost):
                 break
             time.sleep(0.5)
         else:
-            raise AssertionError(f"no handshake reached the new backend at {new_ip} within 25 s: {attempts}")
+            errors = docker("exec", NGINX, "tail", "-n", "5", "/var/log/nginx/error.log", check=False).stdout
+            raise AssertionError(f"no handshake reached the new backend at {new_ip} within 25 s: {attempts}; "
+                                 f"nginx's error log ends with: {errors}")
+        assert nginx_processes() == before, "nginx was reloaded or restarted to find the new backend"
+        # The control still sends its handshakes to the old address, where nothing listens now.
+        control = seed_way()
+        assert control.get("status") != 101, control
     finally:
         docker("rm", "--force", "wsproxy-container-placeholder", check=False)
-    assert nginx_processes() == before, "nginx was reloaded or restarted to find the new backend"
+        dockerhost.run(f"rm -f {SEED_CONF}")
+        docker("exec", NGINX, "nginx", "-s", "reload", check=False)
+        time.sleep(1)  # the next test reads nginx's workers: those of this reload
 
 
 # --------------------------------------------------------------------------------------------- 3. refusals
