@@ -152,11 +152,14 @@ def test_handshake_from_the_docker_host_through_the_published_ports(url):
 # --------------------------------------------------------------------------------------------- 2. recreation
 
 
-SEED_CONF = f"{CONF_D}/seed.conf"
-# The control: the seed's own way, hand-written in the same nginx, a literal proxy_pass that nginx resolves once,
-# when it loads its configuration (port 8099, reached from the Compose network).
+SEED = "wsproxy-container-seed"
+SEED_DIR = f"{PROJECT_DIR}/seed"
+# The control: the seed's own way, a literal proxy_pass that nginx resolves once, when it loads its configuration,
+# in an nginx of its own on the same network. Not in the role's nginx: there, nginx would make it an implicit
+# upstream named v25-dash-calls-backend:5006, and the role's proxy_pass through a variable, whose value names the
+# same host and port, would use that upstream (its address fixed at load) instead of the resolver.
 SEED_SERVER = f"""server {{
-    listen 8099;
+    listen 80;
     location /api/ {{
         proxy_pass http://{SERVICE}:5006;
         proxy_http_version 1.1;
@@ -175,16 +178,16 @@ def test_recreated_backend_is_reached_without_a_reload(dockerhost):
         return info["NetworkSettings"]["Networks"][NETWORK]["IPAddress"], info["Config"]["Hostname"]
 
     def seed_way() -> dict[str, Any]:
-        return client_in_network(f"ws://{NGINX}:8099/api/frontend-audio", "--text", "hello", "--timeout", "5")
+        return client_in_network(f"ws://{SEED}/api/frontend-audio", "--text", "hello", "--timeout", "5")
 
-    dockerhost.run(f"printf %s {shlex.quote(SEED_SERVER)} > {SEED_CONF}")
-    docker("exec", NGINX, "nginx", "-s", "reload")
+    dockerhost.run(f"mkdir -p {SEED_DIR} && printf %s {shlex.quote(SEED_SERVER)} > {SEED_DIR}/seed.conf")
+    docker("run", "--detach", "--name", SEED, "--network", NETWORK, "--volume", f"{SEED_DIR}:/etc/nginx/conf.d:ro",
+           "wsproxy-nginx:bookworm")
     try:
         old_ip, old_hostname = backend()
         first = handshake("ws://127.0.0.1:28080/api/frontend-audio")
         assert echoed(first) and first["headers"]["x-backend"] == f"{old_hostname}:5006", first
-        assert seed_way().get("status") == 101
-        time.sleep(1)  # the control's reload: its old workers have left
+        assert wait_for(lambda: seed_way().get("status") == 101, 20, "the control nginx to answer")
         before = nginx_processes()
 
         compose(dockerhost, "rm", "--stop", "--force", SERVICE)
@@ -215,10 +218,8 @@ def test_recreated_backend_is_reached_without_a_reload(dockerhost):
         control = seed_way()
         assert control.get("status") != 101, control
     finally:
-        docker("rm", "--force", "wsproxy-container-placeholder", check=False)
-        dockerhost.run(f"rm -f {SEED_CONF}")
-        docker("exec", NGINX, "nginx", "-s", "reload", check=False)
-        time.sleep(1)  # the next test reads nginx's workers: those of this reload
+        docker("rm", "--force", "wsproxy-container-placeholder", SEED, check=False)
+        dockerhost.run(f"rm -rf {SEED_DIR}")
 
 
 # --------------------------------------------------------------------------------------------- 3. refusals
