@@ -84,6 +84,24 @@ options:
       expect_status:
         description: As O(expect_status).
         type: int
+  network_namespace:
+    description:
+      - Run every probe inside this network namespace, a file such as V(/proc/<pid>/ns/net) (another process's)
+        or V(/run/netns/<name>), instead of the host's. V(127.0.0.1) is then that namespace's loopback. The
+        doctor passes the nginx container's, so it reaches nginx and the backends as nginx does, in a container
+        that has no Python.
+      - Entering another process's network namespace needs root (C(CAP_SYS_ADMIN)) on the managed host; without
+        it the task fails saying so. Names are still resolved by this host's resolver; see O(resolve).
+      - For every probe of the task (not an option of each item of O(probes)).
+    type: path
+  resolve:
+    description:
+      - 'Addresses to connect to for host names, instead of asking this host''s resolver (as C(curl --resolve)
+        does): V({"calls-backend": "172.18.0.3"}). The URL''s host still goes in C(Host) and the TLS server name.'
+      - A name mapped to V(null) or V("") fails that probe with RV(problem) V(dns), as a name nothing resolves.
+        The doctor fills it with the nginx container's answers (C(getent hosts) inside the container).
+      - For every probe of the task (not an option of each item of O(probes)).
+    type: dict
   unix_socket:
     description:
       - Connect to this Unix domain socket instead of the URL's host and port (a backend on V(unix:/run/app.sock)).
@@ -180,6 +198,16 @@ EXAMPLES = r"""
     origin: https://app.example.com
     payload_size: 640
   register: probe
+
+- name: From inside the network of an nginx container (root on the Docker host), the backend at its address there
+  wsproxy.nginx.websocket_probe:
+    probes:
+      - url: ws://127.0.0.1:80/api/frontend-audio
+      - url: ws://v25-dash-calls-backend:5006/api/frontend-audio
+    host_header: api-calls.example.com
+    network_namespace: /proc/4242/ns/net      # 4242: docker inspect --format '{{.State.Pid}}' calls-nginx
+    resolve:
+      v25-dash-calls-backend: 172.18.0.3      # docker exec calls-nginx getent hosts v25-dash-calls-backend
 
 - name: A plain request to the endpoint must be refused with 426 by the backend
   wsproxy.nginx.websocket_probe:
@@ -297,6 +325,7 @@ diagnosis:
 """
 
 import concurrent.futures
+import ctypes
 import json
 import os
 import socket
@@ -499,6 +528,40 @@ def ssl_context(params: dict) -> ssl.SSLContext:
 
 
 # --------------------------------------------------------------------------- diagnoses
+
+
+def address_of(host: str, params: dict) -> str:
+    """The address to connect to for ``host``: the resolve option's, else ``host`` (this host's resolver)."""
+    resolve = params.get("resolve") or {}
+    if host not in resolve:
+        return host
+    if not resolve[host]:
+        raise ProbeError(
+            "dns",
+            f"DNS failure: {host!r} does not resolve where nginx runs (resolve maps it to no address: the resolver "
+            f"asked, for example the nginx container's, does not know the name). A Docker service name resolves "
+            f"only on its project's networks, and not while its container is stopped.",
+        )
+    return str(resolve[host])
+
+
+# Linux's CLONE_NEWNET (sched.h): setns() into a network namespace.
+CLONE_NEWNET = 0x40000000
+
+
+def enter_network_namespace(path: str) -> None:
+    """Move this process (and the threads it starts later) into the network namespace ``path``."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if hasattr(os, "setns"):  # Python 3.12
+            os.setns(fd, CLONE_NEWNET)
+            return
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+    finally:
+        os.close(fd)
 
 
 def diagnose_network(exc: BaseException, target: Target, stage: str, timeout: float) -> ProbeError:
@@ -766,7 +829,7 @@ def probe(params: dict) -> dict:
             sock.settimeout(timeout)
             sock.connect(target.unix_socket)
         else:
-            sock = socket.create_connection((target.host, target.port), timeout=timeout)
+            sock = socket.create_connection((address_of(target.host, params), target.port), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         result["connect_ms"] = _ms(time.monotonic() - started)
         if target.secure:
@@ -909,6 +972,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             **PROBE_OPTIONS,
+            "network_namespace": {"type": "path"},
+            "resolve": {"type": "dict"},
             "probes": {
                 "type": "list",
                 "elements": "dict",
@@ -923,6 +988,15 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    if params["network_namespace"]:
+        try:
+            enter_network_namespace(params["network_namespace"])
+        except OSError as exc:
+            module.fail_json(
+                msg=f"network_namespace: {params['network_namespace']!r}: cannot enter it ({exc.strerror or exc}). "
+                "It must be a network namespace file of this host (/proc/<pid>/ns/net of a running process), and "
+                "entering another process's needs root (CAP_SYS_ADMIN) here: become: true."
+            )
     if params["probes"] is None:
         problem = check(params, "")
         if problem:
@@ -940,6 +1014,7 @@ def main() -> None:
             name: item[name] if item.get(name) is not None else params[name] for name in PROBE_OPTIONS if name != "url"
         }
         merged["url"] = item.get("url")
+        merged["resolve"] = params["resolve"]
         problem = check(merged, f"probes[{index}].")
         if problem:
             module.fail_json(msg=problem)

@@ -126,9 +126,9 @@ def container_facts(inspect: object, probe: object, container: Mapping[str, Any]
     """What the role reads of the nginx container and cannot change: from ``docker inspect`` (its stdout) and the
     stdout of ``sh -c 'nproc; ulimit -Hn'`` run inside it.
 
-    Returns ``running``, ``mounted`` (the host folder the container mounts at ``mount``), ``networks`` (the names
-    of the networks it is on), ``cpus`` (what ``nproc`` sees, bounded
-    by a CPU quota: Compose's ``cpus:``), ``nofile`` (the open-file hard limit nginx's master starts with:
+    Returns ``running``, ``pid`` (of its main process, on the Docker host), ``mounted`` (the host folder the
+    container mounts at ``mount``), ``networks`` (the names of the networks it is on), ``cpus`` (what ``nproc``
+    sees, bounded by a CPU quota: Compose's ``cpus:``), ``nofile`` (the open-file hard limit nginx's master starts with:
     Compose's ``ulimits: nofile``) and ``hint``, which Compose settings raise them.
     """
     container_name = container.get("name", "?")
@@ -159,6 +159,8 @@ def container_facts(inspect: object, probe: object, container: Mapping[str, Any]
     mounted = [str(mount.get("Source", "")) for mount in mounts if mount.get("Destination") == container.get("mount")]
     return {
         "running": bool(state.get("Running")),
+        # The process ID of the container's main process (nginx's master) on the Docker host; 0 when not running.
+        "pid": int(state.get("Pid") or 0),
         # The host folder the container mounts where config_dir should be ('' when it mounts nothing there).
         "mounted": mounted[0] if mounted else "",
         "status": str(state.get("Status", "unknown")),
@@ -217,3 +219,17 @@ def backend_hosts(
                 if host and host not in seen:
                     seen[host] = str(location.get("source", item.get("source", "")))
     return [{"host": host, "source": source} for host, source in seen.items()]
+
+
+def container_addresses(stdout: object, hosts: Sequence[object]) -> dict[str, str | None]:
+    """The address of each host name inside the nginx container: ``{name: address}``, None for a name the
+    container cannot resolve (or that the output leaves out). ``stdout`` is what the role's resolve command
+    (``__websocket_proxy_resolve_in_container``, ``getent hosts`` run inside the container) prints: one line per
+    name, the name and its first address there, or ``-``."""
+    found: dict[str, str | None] = {}
+    for line in str(stdout or "").splitlines():
+        name, _sep, address = line.strip().partition(" ")
+        address = address.strip()
+        if name:
+            found[name] = None if address in ("", "-") else address
+    return {str(host): found.get(str(host)) for host in hosts}

@@ -121,7 +121,7 @@ def _backend_verdict(entry: Mapping[str, Any], failed: list[tuple[str, Mapping[s
                 f"WebSocket endpoint of this backend (check the backend's routes, or probe another path with "
                 f"-e doctor_endpoint=... or doctor_probe_uris). The backend's answer: {diagnosis}"
             )
-    return Issue(BROKEN, "backend", summary, f"directly from the proxy host: {diagnosis}")
+    return Issue(BROKEN, "backend", summary, f"directly, from where nginx runs: {diagnosis}")
 
 
 def _nginx_probe_verdict(entry: Mapping[str, Any], result: Mapping[str, Any], analysis: Analysis) -> Issue:
@@ -222,7 +222,7 @@ def _replicas_down(entry: Mapping[str, Any], failed: list[tuple[str, Mapping[str
         WARN,
         "backend",
         f"{names} down; nginx fails over to the other {alive} of {len(entry['backends'])} servers",
-        f"directly from the proxy host: {'; '.join(f'{a}: {_diagnosis(r)}' for a, r in failed)}. Through nginx "
+        f"directly, from where nginx runs: {'; '.join(f'{a}: {_diagnosis(r)}' for a, r in failed)}. Through nginx "
         f"the handshake works: nginx tries the next server when one refuses or times out (and skips a failed "
         f"one for its fail_timeout where max_fails is set). WebSockets that were open on a dead server have "
         f"ended; their clients reconnect to the others",

@@ -1,6 +1,6 @@
 """Container mode through the role itself (ansible-playbook --check on this machine): a bad
 websocket_proxy_container, a folder that is not there, and a container that is not there each fail in preflight
-with a message naming the field and the value; the doctor refuses the mode by name."""
+with a message naming the field and the value; so does the doctor, before any probe."""
 
 from __future__ import annotations
 
@@ -46,10 +46,16 @@ def test_bad_container_mode_fails_in_preflight_naming_the_field(tmp_path, contai
     assert "Write the configuration as one transaction" not in run.stdout
 
 
-def test_the_doctor_refuses_container_mode_by_name(tmp_path):
-    run = run_role(tmp_path, "websocket_doctor", {
-        "websocket_proxy_container": {"name": "calls-nginx", "config_dir": "/srv/calls/conf.d"},
-        "websocket_proxy_vhosts": VHOSTS,
-    })
+@pytest.mark.parametrize(("container", "expected"), [
+    ({"name": "calls nginx", "config_dir": "/srv"}, "websocket_proxy_container.name: 'calls nginx' is not a Docker"),
+    ({"name": "wsproxy-container-absent", "config_dir": "/srv/calls/conf.d"},
+     "websocket_proxy_container.name: no container 'wsproxy-container-absent' on the Docker host"),
+])  # fmt: skip
+def test_the_doctor_in_container_mode_names_a_bad_or_missing_container(tmp_path, container, expected):
+    """The doctor reads websocket_proxy_container as the role does; with no such container there is nothing to
+    probe, and it says so by name instead of probing the Docker host's own network."""
+    run = run_role(tmp_path, "websocket_doctor", {"websocket_proxy_container": container,
+                                                  "websocket_proxy_vhosts": VHOSTS})
     assert run.returncode != 0
-    assert "the doctor does not probe nginx in a container yet" in run.stdout, run.stdout[-3000:]
+    assert expected in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
+    assert "Probe each WebSocket location" not in run.stdout

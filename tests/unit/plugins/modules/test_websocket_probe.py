@@ -361,6 +361,50 @@ def test_dns_failure_is_named():
     assert "'calls-backend' does not resolve" in error.diagnosis
 
 
+def test_resolve_names_the_address_and_keeps_the_name_in_host(backend):
+    """resolve (as curl --resolve): a name no resolver knows is reached at the address given; Host keeps the name."""
+    result = run_module({"url": f"ws://calls.invalid:{backend}/api/frontend-audio",
+                         "resolve": {"calls.invalid": "127.0.0.1"}})
+    assert result["status"] == 101 and result["echo_matched"] is True, result
+    many = run_module({"probes": [{"url": f"ws://calls.invalid:{backend}/api/frontend-audio"}],
+                       "resolve": {"calls.invalid": "127.0.0.1"}})
+    assert many["results"][0]["echo_matched"] is True, many
+
+
+@pytest.mark.parametrize("address", [None, ""])
+def test_a_name_resolve_maps_to_nothing_fails_as_dns(backend, address):
+    failed({"url": f"ws://calls.invalid:{backend}/api/frontend-audio", "resolve": {"calls.invalid": address}},
+           "dns", "'calls.invalid' does not resolve where nginx runs", "not while its container is stopped")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="a network namespace needs root")
+def test_network_namespace_reaches_what_listens_on_its_loopback():
+    """A backend on 127.0.0.1 of a network namespace of its own (unshare -n, as a container has) is reached with
+    network_namespace=/proc/<pid>/ns/net; the control, without it, finds nothing there."""
+    port = free_port()
+    script = f"ip link set lo up && exec {sys.executable} {BACKEND} --host 127.0.0.1 --port {port}"
+    process = subprocess.Popen(["unshare", "--net", "sh", "-c", script],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("listening on "), (line, process.stderr.read() if process.stderr else "")
+        url = f"ws://127.0.0.1:{port}/api/frontend-audio"
+        inside = run_module({"url": url, "network_namespace": f"/proc/{process.pid}/ns/net"})
+        assert inside["status"] == 101 and inside["echo_matched"] is True, inside
+        failed({"url": url}, "refused")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_network_namespace_that_cannot_be_entered_is_named(tmp_path):
+    result = run_module({"url": "ws://127.0.0.1/x", "network_namespace": str(tmp_path / "none")})
+    assert result.get("failed") is True, result
+    assert result["msg"].startswith(f"network_namespace: '{tmp_path / 'none'}': cannot enter it"), result
+    assert "become: true" in result["msg"], result
+
+
 def test_unix_socket(tmp_path):
     path = str(tmp_path / "app.sock")
     with fake_server(echo_server, socket.AF_UNIX, path):

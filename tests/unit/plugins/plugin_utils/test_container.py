@@ -5,16 +5,21 @@ names nginx must resolve there (backend_hosts)."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.wsproxy.nginx.plugins.filter.backend_hosts import FilterModule as HostsFilters
+from ansible_collections.wsproxy.nginx.plugins.filter.container_addresses import FilterModule as AddressesFilters
 from ansible_collections.wsproxy.nginx.plugins.filter.container_facts import FilterModule as FactsFilters
 from ansible_collections.wsproxy.nginx.plugins.filter.container_mode import FilterModule as ModeFilters
 from ansible_collections.wsproxy.nginx.plugins.filter.container_paths import FilterModule as PathsFilters
 from ansible_collections.wsproxy.nginx.plugins.plugin_utils.container import (
     backend_hosts,
+    container_addresses,
     container_facts,
     container_mode,
     container_paths,
@@ -177,3 +182,35 @@ def test_every_backend_name_once_with_where_it_is_named_and_no_addresses():
         {"host": "static-backend", "source": "websocket_proxy_vhosts[0].locations[0]"},
     ]
     assert backend_hosts([]) == []
+
+
+# ------------------------------------------------------------------------------------------------ container_addresses
+
+ROLE_VARS = Path(__file__).resolve().parents[4] / "roles" / "websocket_proxy" / "vars" / "main.yml"
+
+
+def resolve_script() -> str:
+    """The sh script of the role's resolve command (__websocket_proxy_resolve_in_container), as the role runs it."""
+    text = ROLE_VARS.read_text()
+    block = text[text.index("__websocket_proxy_resolve_in_container:") :]
+    return re.search(r"\['sh', '-c', '([^']+)', 'sh'\]", block)[1]
+
+
+def test_the_roles_resolve_command_read_by_container_addresses():
+    """The script run for real (sh and getent, as inside a Debian-based nginx image): a name that resolves, one
+    that does not, in the order asked."""
+    names = ["localhost", "no-such-backend.invalid"]
+    out = subprocess.run(["sh", "-c", resolve_script(), "sh", *names], capture_output=True, text=True, check=True)
+    addresses = AddressesFilters().filters()["container_addresses"](out.stdout, names)
+    assert list(addresses) == names
+    assert addresses["localhost"] in ("127.0.0.1", "::1"), out.stdout
+    assert addresses["no-such-backend.invalid"] is None, out.stdout
+
+
+def test_container_addresses_reads_each_line_and_leaves_none_for_the_rest():
+    out = "calls 172.18.0.3\ngone -\n"
+    assert container_addresses(out, ["calls", "gone", "unasked"]) == {"calls": "172.18.0.3", "gone": None,
+                                                                      "unasked": None}
+    assert container_addresses("", []) == {}
+    with pytest.raises(AnsibleFilterError, match="hosts must be a list of names"):
+        AddressesFilters().filters()["container_addresses"](out, "calls")

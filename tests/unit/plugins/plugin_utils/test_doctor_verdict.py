@@ -188,7 +188,7 @@ def test_backend_down():
     )
     assert row["verdict"] == "BROKEN backend: calls-backend:5006 down (refused)"
     assert (row["direct"], row["nginx"]) == ("refused", "502 Bad Gateway")
-    assert "directly from the proxy host: connection refused by calls-backend:5006" in row["details"][0]
+    assert "directly, from where nginx runs: connection refused by calls-backend:5006" in row["details"][0]
 
 
 def test_backend_name_does_not_resolve():
