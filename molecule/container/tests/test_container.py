@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import (
+    INVENTORY,
     PROJECT,
     ansible_playbook,
     docker,
@@ -312,6 +313,93 @@ def test_check_mode_shows_a_change_and_changes_nothing(dockerhost):
     assert nginx_processes() == before_nginx
 
 
+# --------------------------------------------------------------------------------------------- 5. the doctor
+
+DOCTOR = str(PROJECT / "examples" / "container" / "doctor.yml")
+BACKEND_DIRECT = f"{SERVICE}:5006"
+
+
+def doctor(tmp_path: Any, *extra: str) -> dict[str, Any]:
+    """The README's doctor.yml against the Docker host; its report, written on this machine (report_dir)."""
+    run = ansible_playbook(
+        DOCTOR, "-e", f"websocket_doctor_ca_file={PROJECT_DIR}/tls/api-calls.pem",
+        "-e", f"websocket_doctor_report_dir={tmp_path}", *extra,
+    )
+    report = json.loads((tmp_path / f"{DOCKER_HOST}.json").read_text())
+    report["_run"] = run
+    print(report["table"], *report["details"], sep="\n")
+    return report
+
+
+def address_in_nginx(name: str) -> str:
+    """The address ``name`` resolves to inside the nginx container (what the doctor passes as resolve)."""
+    return docker("exec", NGINX, "getent", "hosts", name).stdout.split()[0]
+
+
+def probe_on_dockerhost(url: str, **options: Any) -> dict[str, Any]:
+    """websocket_probe run ad hoc on the Docker host; its result (failed or not)."""
+    args = json.dumps({"url": url, "host_header": SERVER_NAME, "timeout": 5, **options})
+    run = subprocess.run(
+        ["ansible", "-i", INVENTORY, DOCKER_HOST, "-m", "wsproxy.nginx.websocket_probe", "-a", args, "-o"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert "=>" in run.stdout, run.stdout + run.stderr
+    return json.loads(run.stdout.split("=>", 1)[1])
+
+
+def test_doctor_probes_nginx_and_the_backend_from_inside_the_nginx_container(tmp_path):
+    """The doctor in container mode: nginx -T inside the container, the probes in its network, the backend at the
+    address the container resolves it to. Control: from the Docker host's own network, 127.0.0.1 has no nginx;
+    entering the container's network namespace (websocket_probe's network_namespace) is what reaches it."""
+    report = doctor(tmp_path)
+    assert report["_run"].returncode == 0, report["_run"].stdout[-3000:]
+    assert report["summary"] == "2 WebSocket location(s): 2 ok, 0 warning(s), 0 broken", report["table"]
+    assert report["nginx_config_error"] in (None, ""), report["nginx_config_error"]
+    assert [row["port"] for row in report["rows"]] == [80, 443]
+    for row in report["rows"]:
+        assert row["status"] == "ok", row
+        assert [item["backend"] for item in row["direct_results"]] == [BACKEND_DIRECT], row
+        assert row["direct_results"][0]["problem"] is None and "echoed" in row["direct_results"][0]["diagnosis"]
+        assert row["nginx_result"]["problem"] is None and "echoed" in row["nginx_result"]["diagnosis"], row
+    # nginx -T as read inside the container: the role's map, at its path there.
+    defined = report["map_definitions"]["connection_upgrade"]
+    assert len(defined) == 1 and defined[0].startswith("/etc/nginx/conf.d/websocket_proxy_map.conf:"), report
+
+    # Control: the same probes without the container's network fail on the Docker host.
+    pid = docker("inspect", "--format", "{{.State.Pid}}", NGINX).stdout.strip()
+    namespace = f"/proc/{pid}/ns/net"
+    outside = probe_on_dockerhost("ws://127.0.0.1:80/api/frontend-audio")
+    assert outside["problem"] == "refused", outside
+    inside = probe_on_dockerhost("ws://127.0.0.1:80/api/frontend-audio", network_namespace=namespace)
+    assert inside["status"] == 101 and inside["echo_matched"] is True, inside
+    resolved = probe_on_dockerhost(f"ws://{BACKEND_DIRECT}/api/frontend-audio", network_namespace=namespace,
+                                   resolve={SERVICE: address_in_nginx(SERVICE)})
+    assert resolved["status"] == 101 and resolved["echo_matched"] is True, resolved
+
+
+@pytest.mark.usefixtures("json_results")
+def test_doctor_names_the_backend_hop_when_the_backend_container_is_stopped(dockerhost, tmp_path):
+    """A stopped backend container leaves Docker's DNS: the doctor, asking as nginx does, names the backend hop (a
+    DNS failure inside the container) for both locations, and nginx answers 502 through it."""
+    compose(dockerhost, "stop", SERVICE)
+    try:
+        report = doctor(tmp_path, "-e", "websocket_doctor_fail=true")
+        assert report["_run"].returncode != 0
+        said = " ".join(failure_messages(report["_run"]).get(DOCKER_HOST, []))
+        assert "2 WebSocket location(s) broken on wsproxy-container-dockerhost" in said, said
+        assert report["broken"] == 2, report["table"]
+        for row in report["rows"]:
+            assert row["status"] == "broken" and row["hop"] == "backend", row
+            assert row["direct_results"][0]["problem"] == "dns", row
+            assert "does not resolve where nginx runs" in row["direct_results"][0]["diagnosis"], row
+            assert row["nginx"] == "502 Bad Gateway", row
+    finally:
+        compose(dockerhost, "start", SERVICE)
+    wait_for(lambda: echoed(handshake("ws://127.0.0.1:28080/api/frontend-audio")), 30, "the backend back")
+    report = doctor(tmp_path)
+    assert report["broken"] == 0, report["table"]
+
+
 # --------------------------------------------------------------------------------------------- /etc/nginx mounted
 
 ETC_NGINX = "wsproxy-container-etc"
@@ -363,6 +451,22 @@ def test_mounted_etc_nginx_gets_nginx_conf_sized_from_the_containers_limits(dock
 
 
 # --------------------------------------------------------------------------------------------- lifecycle
+
+
+def test_rename_and_drop_in_one_run(dockerhost):
+    """Issue 10's lifecycle in this mode: api-calls renamed api-calls-v2 and api-calls-tls dropped in one run take
+    their files out of the mounted folder, with a reload (same master). The removal below starts from here."""
+    def vhost_files() -> list[str]:
+        return sorted(name for name in dockerhost.run(f"ls {CONF_D}").stdout.split() if name.startswith("vhost-"))
+
+    assert vhost_files() == ["vhost-api-calls-tls.conf", "vhost-api-calls.conf"]
+    before = nginx_processes()
+    renamed = converge("-e", json.dumps({"websocket_proxy_vhosts": [dict(THE_VHOSTS[0], name="api-calls-v2")]}))
+    assert renamed.returncode == 0, renamed.stdout[-3000:]
+    assert vhost_files() == ["vhost-api-calls-v2.conf"]
+    assert nginx_processes()["master"] == before["master"]
+    assert echoed(handshake("ws://127.0.0.1:28080/api/frontend-audio"))
+    assert handshake("wss://127.0.0.1:28443/api/frontend-audio").get("status") != 101
 
 
 def test_removal_takes_only_the_roles_files_and_nginx_keeps_running(dockerhost):
