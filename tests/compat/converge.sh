@@ -48,7 +48,7 @@ ln -s "$("$ROOT/.venv/bin/python" -c 'import ansible_collections.community.docke
   "$WORK/deps/ansible_collections/community/docker"
 export ANSIBLE_COLLECTIONS_PATH="$WORK/collections:$WORK/deps"
 export ANSIBLE_CONFIG=$WORK/ansible.cfg ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1
-printf '[defaults]\ninterpreter_python = auto_silent\nretry_files_enabled = false\n' > "$ANSIBLE_CONFIG"
+printf '[defaults]\ninterpreter_python = auto_silent\nretry_files_enabled = false\n[connection]\npipelining = true\n' > "$ANSIBLE_CONFIG"
 ansible-galaxy collection install "$tarball" -p "$WORK/collections" >/dev/null
 ansible-galaxy collection list wsproxy.nginx -p "$WORK/collections" 2>&1 | grep -E '^wsproxy\.nginx ' \
   || fail "ansible-galaxy does not list wsproxy.nginx in $WORK/collections"

@@ -1,4 +1,4 @@
-"""Day two on Debian 12 and 13: drop, rename and retire vhosts and snippets, a removal nginx refuses, and the
+"""Day two (on Debian 13): drop, rename and retire vhosts and snippets, a removal nginx refuses, and the
 uninstall, beside a hand-written site (hand.example.test on port 8081) and a hand-written conf.d file.
 
 The tests run in the order written, each from where the one before left the hosts. After every run: nginx -T
